@@ -1,0 +1,100 @@
+"""The GLAM generator: conditioning augmentation, F0 and the cascade of refinement stages."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from mirrorgan_keras.config import GeneratorConfig
+from mirrorgan_keras.layers import CascadeStage, ConditioningAugmentation, ImageHead, InitialStage
+
+
+@keras.saving.register_keras_serializable(package="mirrorgan_keras")
+class GLAMGenerator(keras.Model):
+    """Sentence and word features (+ noise) → one image per stage (spec §5).
+
+    ``c = CA(sentence)``; ``h0 = F0([c, z])``; ``h_i = F_i(h_{i−1}, words, c)``; each ``h_i``
+    goes through its own ImageHead. With the CUB configuration the images are 64², 128², 256².
+
+    Args:
+        ngf, z_dim, condition_dim, res_blocks, stages, base_size, sentence_attention: as in
+            :class:`mirrorgan_keras.config.GeneratorConfig`.
+        seed: seed of the noise (z and the CA's eps) when it is not passed in.
+
+    Call:
+        sentence: ``[B, D]``; words: ``[B, T, D]``; word_mask: optional bool ``[B, T]``;
+        noise: optional z ``[B, z_dim]``; condition_noise: optional CA eps
+        ``[B, condition_dim]``. Both noises are drawn from N(0, I) when omitted.
+
+    Returns:
+        dict with ``images`` (list of ``[B, S_i, S_i, 3]`` in [-1, 1]), ``attention`` (list of
+        word attention maps ``[B, T, S_i, S_i]``, one per refinement stage, at its input size),
+        ``mu`` and ``logvar`` (``[B, condition_dim]``, for the KL term).
+
+    Example::
+
+        generator = GLAMGenerator.from_generator_config(GeneratorConfig())
+        outputs = generator(sentence, words, word_mask=ids != 0)
+    """
+
+    def __init__(self, ngf: int = 32, z_dim: int = 100, condition_dim: int = 100,
+                 res_blocks: int = 2, stages: int = 3, base_size: int = 64,
+                 sentence_attention: bool = True, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.ngf = ngf
+        self.z_dim = z_dim
+        self.condition_dim = condition_dim
+        self.res_blocks = res_blocks
+        self.stages = stages
+        self.base_size = base_size
+        self.sentence_attention = sentence_attention
+        self.seed = seed
+        self.noise_generator = keras.random.SeedGenerator(seed)
+        self.conditioning = ConditioningAugmentation(
+            condition_dim, seed=None if seed is None else seed + 1, name="conditioning"
+        )
+        self.initial_stage = InitialStage(ngf, base_size, name="stage0")
+        self.refinement_stages = [
+            CascadeStage(ngf, res_blocks, sentence_attention, name=f"stage{i}")
+            for i in range(1, stages)
+        ]
+        self.image_heads = [ImageHead(name=f"image{i}") for i in range(stages)]
+
+    @classmethod
+    def from_generator_config(cls, config: GeneratorConfig, **kwargs) -> GLAMGenerator:
+        """Builds the generator that ``config`` describes."""
+        return cls(
+            ngf=config.ngf, z_dim=config.z_dim, condition_dim=config.condition_dim,
+            res_blocks=config.res_blocks, stages=config.stages, base_size=config.base_size,
+            sentence_attention=config.sentence_attention, **kwargs,
+        )
+
+    def call(self, sentence, words, word_mask=None, noise=None, condition_noise=None,
+             training=None):
+        condition, mu, logvar = self.conditioning(sentence, noise=condition_noise)
+        if noise is None:
+            noise = keras.random.normal(
+                (ops.shape(sentence)[0], self.z_dim), seed=self.noise_generator,
+                dtype=condition.dtype,
+            )
+        hidden = self.initial_stage(condition, noise)
+        images = [self.image_heads[0](hidden)]
+        attention_maps = []
+        for stage, head in zip(self.refinement_stages, self.image_heads[1:], strict=True):
+            hidden, attention = stage(hidden, words, condition, word_mask=word_mask)
+            images.append(head(hidden))
+            attention_maps.append(attention)
+        return {"images": images, "attention": attention_maps, "mu": mu, "logvar": logvar}
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "ngf": self.ngf,
+            "z_dim": self.z_dim,
+            "condition_dim": self.condition_dim,
+            "res_blocks": self.res_blocks,
+            "stages": self.stages,
+            "base_size": self.base_size,
+            "sentence_attention": self.sentence_attention,
+            "seed": self.seed,
+        }

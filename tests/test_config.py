@@ -1,0 +1,42 @@
+import pytest
+
+from mirrorgan_keras.config import MirrorGANConfig, get_preset, override
+
+
+def test_cub_preset_matches_train_bird_yml():
+    config = get_preset("cub")
+    assert config.generator.image_sizes == (64, 128, 256)
+    assert (config.generator.ngf, config.discriminator.ndf, config.train.batch_size) == (32, 64, 12)
+    assert (config.damsm.gamma1, config.damsm.gamma2, config.damsm.gamma3) == (4.0, 5.0, 10.0)
+    assert config.text.words_num == 18 and config.text.captions_per_image == 10
+
+
+def test_coco_preset_uses_attngan_coco_sizes():
+    config = get_preset("coco")
+    sizes = config.generator.ngf, config.discriminator.ndf, config.generator.res_blocks
+    assert sizes == (48, 96, 3)
+    assert (config.text.words_num, config.text.captions_per_image) == (12, 5)
+
+
+def test_birds_tiny_is_small():
+    config = get_preset("birds_tiny")
+    assert config.generator.image_sizes == (32, 64)
+    assert config.damsm.backbone == "small" and config.stream.backbone == "small"
+
+
+def test_override_and_dict_round_trip():
+    config = override(get_preset("cub"), {"train.lambda_stream": 10.0, "generator.ngf": 8})
+    assert config.train.lambda_stream == 10.0 and config.generator.ngf == 8
+    assert get_preset("cub").generator.ngf == 32  # presets are not mutated
+    assert MirrorGANConfig.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize("key", ["train.nope", "nope.x", "train"])
+def test_override_rejects_unknown_keys(key):
+    with pytest.raises(ValueError, match="unknown config key"):
+        override(get_preset("cub"), {key: 1})
+
+
+def test_unknown_preset():
+    with pytest.raises(ValueError, match="birds_tiny"):
+        get_preset("flowers")
