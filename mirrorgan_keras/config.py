@@ -64,6 +64,7 @@ class DAMSMConfig:
     backbone: str = "inception_v3"  # or "small" (CPU preset)
     weights: str | None = "imagenet"  # None, "imagenet" or a local weights file
     image_size: int = 299  # backbone input side
+    freeze_backbone: bool = True  # the reference freezes ImageNet Inception; False for "small"
     gamma1: float = 4.0
     gamma2: float = 5.0
     gamma3: float = 10.0
@@ -83,6 +84,7 @@ class StreamConfig:
     embed_size: int = 256
     hidden_size: int = 512
     bn_momentum: float = 0.99  # PyTorch momentum 0.01
+    freeze_backbone: bool = True  # False for the "small" backbone, trained from scratch
     max_caption_length: int = 20  # greedy sampling length
     learning_rate: float = 1e-3
     batch_size: int = 128
@@ -183,10 +185,13 @@ def _birds_tiny() -> MirrorGANConfig:
             ngf=16, z_dim=32, condition_dim=32, res_blocks=1, stages=2, base_size=32
         ),
         discriminator=DiscriminatorConfig(ndf=16),
-        damsm=DAMSMConfig(backbone="small", weights=None, image_size=68, batch_size=32, epochs=10),
+        damsm=DAMSMConfig(
+            backbone="small", weights=None, image_size=68, freeze_backbone=False, batch_size=32,
+            epochs=10,
+        ),
         stream=StreamConfig(
             backbone="small", weights=None, image_size=64, embed_size=64, hidden_size=128,
-            batch_size=32, epochs=5,
+            freeze_backbone=False, batch_size=32, epochs=5,
         ),
         train=TrainConfig(batch_size=32, max_epoch=20, snapshot_interval=5),
         data=DataConfig(dataset="synthetic_birds", data_dir="data/synthetic_birds", use_bbox=True),

@@ -1,10 +1,17 @@
-"""Test-wide settings: quiet TensorFlow on the CPU, deterministic seeds."""
+"""Test-wide settings: quiet TensorFlow on the CPU split into 2 logical devices (for the
+multi-replica tests), deterministic seeds."""
 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+import tensorflow as tf  # noqa: E402
+
+tf.config.set_logical_device_configuration(
+    tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * 2
+)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -19,3 +26,10 @@ def _seed():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def two_replicas():
+    """One MirroredStrategy over the 2 logical CPUs for the whole session: collective instance
+    keys restart with every new strategy and would collide with those of an earlier one."""
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])

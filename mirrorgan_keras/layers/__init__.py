@@ -3,6 +3,7 @@
 from mirrorgan_keras.layers.attention import GlobalLocalAttention, SentenceAttention, WordAttention
 from mirrorgan_keras.layers.blocks import ConvBlock, DownBlock, ImageHead, ResBlock, UpBlock
 from mirrorgan_keras.layers.caption_decoder import CaptionDecoder
+from mirrorgan_keras.layers.caption_image_encoder import CaptionImageEncoder
 from mirrorgan_keras.layers.cascade_stage import CascadeStage, InitialStage
 from mirrorgan_keras.layers.conditioning import ConditioningAugmentation
 from mirrorgan_keras.layers.discriminator import DiscriminatorLogits, StageDiscriminator
@@ -13,6 +14,7 @@ from mirrorgan_keras.layers.text_encoder import SemanticTextEncoder
 __all__ = [
     "GLU",
     "CaptionDecoder",
+    "CaptionImageEncoder",
     "CascadeStage",
     "ConditioningAugmentation",
     "ConvBlock",

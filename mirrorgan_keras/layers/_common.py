@@ -2,6 +2,8 @@
 
 Spec §5.4 and §12: convolution and dense kernels are orthogonal (gain 1), biases zero, batch
 norm gamma ~ N(1, 0.02) and beta 0, PyTorch momentum 0.1 (Keras 0.9) and epsilon 1e-5.
+Batch norm is synchronized across replicas, so a step on N replicas normalises with the
+statistics of the global batch, exactly as one device would.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def batch_norm(
 ) -> keras.layers.BatchNormalization:
     """Batch norm over the last axis with the reference momentum, epsilon and gamma init."""
     return keras.layers.BatchNormalization(
-        momentum=momentum, epsilon=BN_EPSILON,
+        momentum=momentum, epsilon=BN_EPSILON, synchronized=True,
         gamma_initializer=keras.initializers.RandomNormal(mean=1.0, stddev=0.02), name=name,
     )
 
@@ -48,3 +50,15 @@ def batch_norm(
 def uniform(limit: float = 0.1) -> keras.initializers.Initializer:
     """U(-limit, limit): the reference init of the text embedding and encoder projections."""
     return keras.initializers.RandomUniform(-limit, limit)
+
+
+def conv_norm_act(hidden, filters: int, strides: int, index: int):
+    """conv3×3 (bias-free) → synchronized batch norm → LeakyReLU(0.2), on a functional tensor.
+
+    The unit of the small CNN backbones of the CPU presets.
+    """
+    hidden = keras.layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False,
+                                 name=f"conv{index}")(hidden)
+    hidden = keras.layers.BatchNormalization(epsilon=BN_EPSILON, synchronized=True,
+                                             name=f"norm{index}")(hidden)
+    return keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"act{index}")(hidden)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from mirrorgan_keras.layers._common import uniform
+from mirrorgan_keras.layers._common import conv_norm_act, uniform
 
 BACKBONES = ("inception_v3", "small")
 
@@ -29,18 +29,10 @@ def small_trunk(image_size: int, width: int = 32) -> keras.Model:
     ``[B, S, S, 3]`` → ``(regions [B, S/4, S/4, 4·width], global [B, S/8, S/8, 8·width])``.
     """
     images = keras.Input((image_size, image_size, 3))
-    hidden = images
-    for i, filters in enumerate((width, 2 * width, 4 * width)):
-        strides = 1 if i == 0 else 2
-        hidden = keras.layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False,
-                                     name=f"conv{i}")(hidden)
-        hidden = keras.layers.BatchNormalization(epsilon=1e-5, name=f"norm{i}")(hidden)
-        hidden = keras.layers.LeakyReLU(0.2, name=f"act{i}")(hidden)
-    regions = hidden
-    hidden = keras.layers.Conv2D(8 * width, 3, strides=2, padding="same", use_bias=False,
-                                 name="conv3")(hidden)
-    hidden = keras.layers.BatchNormalization(epsilon=1e-5, name="norm3")(hidden)
-    hidden = keras.layers.LeakyReLU(0.2, name="act3")(hidden)
+    hidden = conv_norm_act(images, width, 1, 0)
+    hidden = conv_norm_act(hidden, 2 * width, 2, 1)
+    regions = conv_norm_act(hidden, 4 * width, 2, 2)
+    hidden = conv_norm_act(regions, 8 * width, 2, 3)
     return keras.Model(images, [regions, hidden], name="small_trunk")
 
 

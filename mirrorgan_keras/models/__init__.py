@@ -1,5 +1,8 @@
 """Models that compose the layers; each training model owns its ``train_step``."""
 
+from mirrorgan_keras.models.damsm import DAMSM, DAMSMLearningRate
 from mirrorgan_keras.models.generator import GLAMGenerator
+from mirrorgan_keras.models.mirrorgan import MirrorGAN, adam_optimizers
+from mirrorgan_keras.models.stream import STREAM
 
-__all__ = ["GLAMGenerator"]
+__all__ = ["DAMSM", "DAMSMLearningRate", "GLAMGenerator", "MirrorGAN", "STREAM", "adam_optimizers"]

@@ -1,0 +1,149 @@
+"""Atomic, resumable training checkpoints.
+
+A checkpoint is a directory ``<root>/ckpt-<step>/`` holding ``state.npz`` (every variable of
+the training state, in order: model weights, batch-norm statistics, seed-generator states,
+optimizer slots and step counters, the generator's moving average) and ``manifest.json``
+(step, the configuration it was trained with, and each variable's shape). It is written to a
+temporary directory and renamed into place, so a crash never leaves half a checkpoint.
+Restoring checks the configuration and the shapes first and names what differs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+_NAME = re.compile(r"^ckpt-(\d+)$")
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint was written by a different configuration or model."""
+
+
+class TrainingCheckpoint:
+    """Saves and restores a list of variables with the configuration that produced them.
+
+    Args:
+        directory: where the ``ckpt-<step>`` directories live.
+        variables: the training state, a list of Keras variables in a stable order (e.g.
+            ``model.state_variables()``).
+        config: JSON-serialisable description of the run; a checkpoint written with another
+            value of any key refuses to load.
+        keep: how many of the newest checkpoints to keep.
+
+    Example::
+
+        checkpoint = TrainingCheckpoint("runs/cub/checkpoints", gan.state_variables(), config)
+        step = checkpoint.restore_latest()  # None when there is none
+        checkpoint.save(step=1000)
+    """
+
+    def __init__(self, directory: str | os.PathLike, variables: list, config: dict[str, Any],
+                 keep: int = 3):
+        self.directory = Path(directory)
+        self.variables = list(variables)
+        self.config = json.loads(json.dumps(config))
+        self.keep = keep
+
+    def save(self, step: int) -> Path:
+        """Writes the checkpoint of ``step`` atomically and prunes old ones; returns its path."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        final = self.directory / f"ckpt-{step:09d}"
+        staging = Path(tempfile.mkdtemp(prefix=f".ckpt-{step}-", dir=self.directory))
+        try:
+            arrays = {f"v{i:05d}": np.asarray(keras.ops.convert_to_numpy(v))
+                      for i, v in enumerate(self.variables)}
+            np.savez(staging / "state.npz", **arrays)
+            manifest = {"step": step, "config": self.config,
+                        "shapes": [list(a.shape) for a in arrays.values()],
+                        "names": [v.path for v in self.variables]}
+            (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(staging, final)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        self._prune()
+        return final
+
+    def checkpoints(self) -> list[Path]:
+        """Complete checkpoints, oldest first."""
+        if not self.directory.is_dir():
+            return []
+        found = [p for p in self.directory.iterdir() if _NAME.match(p.name) and p.is_dir()]
+        return sorted(found, key=lambda p: int(_NAME.match(p.name).group(1)))
+
+    def restore_latest(self) -> int | None:
+        """Restores the newest checkpoint; returns its step, or None when there is none."""
+        found = self.checkpoints()
+        return self.restore(found[-1]) if found else None
+
+    def restore(self, path: str | os.PathLike) -> int:
+        """Restores the checkpoint at ``path`` into the variables; returns its step."""
+        path = Path(path)
+        manifest = json.loads((path / "manifest.json").read_text())
+        self._check_compatible(manifest, path)
+        with np.load(path / "state.npz") as state:
+            for i, variable in enumerate(self.variables):
+                variable.assign(state[f"v{i:05d}"])
+        return int(manifest["step"])
+
+    def _check_compatible(self, manifest: dict, path: Path):
+        differences = _config_differences(manifest["config"], self.config)
+        if differences:
+            raise CheckpointMismatchError(
+                f"checkpoint {path} was written by another configuration; differing keys: "
+                + ", ".join(f"{k} (checkpoint {a!r}, now {b!r})" for k, a, b in differences[:10])
+            )
+        shapes = [list(v.shape) for v in self.variables]
+        if manifest["shapes"] != shapes:
+            raise CheckpointMismatchError(
+                f"checkpoint {path} holds {len(manifest['shapes'])} variables whose shapes do "
+                f"not match this model's {len(shapes)}; was it written by another model?"
+            )
+
+    def _prune(self):
+        for old in self.checkpoints()[: -self.keep]:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _config_differences(saved: Any, current: Any, prefix: str = "") -> list[tuple]:
+    """(dotted key, saved value, current value) for each leaf that differs."""
+    if isinstance(saved, dict) and isinstance(current, dict):
+        found = []
+        for key in sorted(set(saved) | set(current)):
+            found += _config_differences(saved.get(key), current.get(key), f"{prefix}{key}.")
+        return found
+    return [] if saved == current else [(prefix.rstrip("."), saved, current)]
+
+
+def training_state(model) -> list:
+    """The variables a checkpoint of ``model`` holds: ``model.state_variables()`` when it has
+    one, else its variables (weights, batch-norm statistics, seed states) and its optimizer's."""
+    if hasattr(model, "state_variables"):
+        return model.state_variables()
+    return list(model.variables) + list(model.optimizer.variables)
+
+
+class CheckpointEvery(keras.callbacks.Callback):
+    """Saves a :class:`TrainingCheckpoint` at the end of every ``fit`` epoch.
+
+    With ``fit(steps_per_epoch=interval)`` an "epoch" is one checkpoint interval, so the saved
+    step is ``(epoch + 1) · interval``.
+    """
+
+    def __init__(self, checkpoint: TrainingCheckpoint, steps_per_epoch: int):
+        super().__init__()
+        self.checkpoint = checkpoint
+        self.steps_per_epoch = steps_per_epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.checkpoint.save((epoch + 1) * self.steps_per_epoch)

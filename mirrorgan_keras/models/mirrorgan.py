@@ -1,0 +1,307 @@
+"""MirrorGAN: the GLAM generator trained against stage discriminators and re-description."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from mirrorgan_keras import distribute
+from mirrorgan_keras.config import MirrorGANConfig, TrainConfig
+from mirrorgan_keras.layers import RegionImageEncoder, SemanticTextEncoder, StageDiscriminator
+from mirrorgan_keras.losses import binary_cross_entropy, damsm_losses
+from mirrorgan_keras.models.generator import GLAMGenerator
+from mirrorgan_keras.models.stream import STREAM
+
+
+class MirrorGAN(keras.Model):
+    """The training model of spec §8: frozen STEM, GLAM generator, one D per stage, STREAM.
+
+    One ``train_step``: encode the captions (frozen STEM), draw noise, run the generator once,
+    update each discriminator with its own optimizer on real, fake (detached) and mismatched
+    pairs, then update the generator against the updated discriminators with
+
+        L_G = Σ_i [BCE(D_i^u(I_i), 1) + BCE(D_i^c(I_i, s), 1)] + λ_stream·CE_STREAM(I_last)
+              + λ_kl·KL + λ_damsm·DAMSM(I_last)
+
+    and fold the new generator weights into an exponential moving average (decay
+    ``ema_decay``), which :meth:`sync_ema_generator` copies into ``ema_generator`` for samples
+    and export. AttnGAN is ``lambda_stream=0``, ``lambda_damsm>0`` and a generator without
+    sentence attention.
+
+    Noise is drawn for the global batch from ``(seed, step)`` and each replica takes its rows,
+    so a run is reproducible, resumable and identical on any number of replicas.
+
+    Args:
+        generator: the GLAMGenerator to train.
+        discriminators: one StageDiscriminator per generated image, smallest first.
+        text_encoder: pretrained STEM (frozen here).
+        stream: pretrained STREAM (frozen), required when ``lambda_stream > 0``.
+        image_encoder: pretrained DAMSM image encoder (frozen), required when
+            ``lambda_damsm > 0``.
+        lambda_stream, lambda_damsm, lambda_kl: loss weights.
+        gammas: DAMSM (γ1, γ2, γ3) for the DAMSM term.
+        ema_decay: decay of the generator's moving average.
+        seed: base seed of the noise.
+
+    Example::
+
+        gan = MirrorGAN(generator, discriminators, damsm.text_encoder, stream)
+        with strategy.scope():
+            gan.compile(generator_optimizer, discriminator_optimizers)
+            gan.initialize(words_num=18)
+        gan.fit(dataset, epochs=...)
+    """
+
+    def __init__(self, generator: GLAMGenerator, discriminators: list[StageDiscriminator],
+                 text_encoder: SemanticTextEncoder, stream: STREAM | None = None,
+                 image_encoder: RegionImageEncoder | None = None, lambda_stream: float = 20.0,
+                 lambda_damsm: float = 0.0, lambda_kl: float = 1.0,
+                 gammas: tuple[float, float, float] = (4.0, 5.0, 10.0), ema_decay: float = 0.999,
+                 seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        if len(discriminators) != generator.stages:
+            raise ValueError(
+                f"need one discriminator per stage: {generator.stages}, got {len(discriminators)}"
+            )
+        if lambda_stream > 0 and stream is None:
+            raise ValueError("lambda_stream > 0 needs a pretrained `stream`")
+        if lambda_damsm > 0 and image_encoder is None:
+            raise ValueError("lambda_damsm > 0 needs the DAMSM `image_encoder`")
+        self.generator = generator
+        self.discriminators = list(discriminators)
+        self.text_encoder = text_encoder
+        self.stream = stream
+        self.image_encoder = image_encoder
+        for frozen in (text_encoder, stream, image_encoder):
+            if frozen is not None:
+                frozen.trainable = False
+        self.lambda_stream = lambda_stream
+        self.lambda_damsm = lambda_damsm
+        self.lambda_kl = lambda_kl
+        self.gammas = tuple(gammas)
+        self.ema_decay = ema_decay
+        self.seed = seed
+        self.ema_generator = GLAMGenerator.from_config(
+            {**generator.get_config(), "name": "ema_generator"}
+        )
+        self.ema_weights = []
+        names = ["d_loss", *(f"d{i}" for i in range(generator.stages)), "g_loss",
+                 "g_adversarial", "stream", "kl", "damsm"]
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
+
+    @classmethod
+    def from_mirrorgan_config(cls, config: MirrorGANConfig, text_encoder, stream=None,
+                              image_encoder=None, seed: int = 0, **kwargs) -> MirrorGAN:
+        """Builds the generator and discriminators that ``config`` describes around the
+        pretrained encoders (``image_encoder`` only needed with ``lambda_damsm > 0``)."""
+        generator = GLAMGenerator.from_generator_config(config.generator, name="generator")
+        discriminators = [
+            StageDiscriminator(config.discriminator.ndf, size, name=f"discriminator{i}")
+            for i, size in enumerate(config.generator.image_sizes)
+        ]
+        damsm = config.damsm
+        return cls(
+            generator, discriminators, text_encoder,
+            stream=stream if config.train.lambda_stream > 0 else None,
+            image_encoder=image_encoder if config.train.lambda_damsm > 0 else None,
+            lambda_stream=config.train.lambda_stream, lambda_damsm=config.train.lambda_damsm,
+            lambda_kl=config.train.lambda_kl, gammas=(damsm.gamma1, damsm.gamma2, damsm.gamma3),
+            ema_decay=config.train.ema_decay, seed=seed, **kwargs,
+        )
+
+    def compile(self, generator_optimizer, discriminator_optimizers, **kwargs):
+        """Takes the generator's optimizer and one optimizer per discriminator."""
+        if len(discriminator_optimizers) != len(self.discriminators):
+            raise ValueError("need one optimizer per discriminator")
+        super().compile(optimizer=generator_optimizer, jit_compile=False, **kwargs)
+        self.generator_optimizer = generator_optimizer
+        self.discriminator_optimizers = list(discriminator_optimizers)
+
+    def initialize(self, words_num: int):
+        """Creates every variable (models, EMA copy, optimizer slots). Call inside the
+        strategy's scope, after :meth:`compile` and before training."""
+        captions = tf.ones((2, words_num), tf.int32)
+        words, sentence = self.text_encoder(captions, training=False)
+        outputs = self.generator(sentence, words, captions != 0)
+        self.ema_generator(sentence, words, captions != 0)
+        for discriminator, images in zip(self.discriminators, outputs["images"], strict=True):
+            discriminator(images, sentence)
+        if self.stream is not None:
+            self.stream(outputs["images"][-1], captions)
+        if self.image_encoder is not None:
+            self.image_encoder(outputs["images"][-1])
+        if not self.ema_weights:
+            self.ema_weights = [
+                self.add_weight(shape=w.shape, initializer="zeros", trainable=False,
+                                aggregation="only_first_replica", name=f"ema_{i}")
+                for i, w in enumerate(self.generator.trainable_weights)
+            ]
+        for average, weight in zip(self.ema_weights, self.generator.trainable_weights, strict=True):
+            average.assign(weight)
+        self.generator_optimizer.build(self.generator.trainable_weights)
+        for optimizer, discriminator in zip(self.discriminator_optimizers, self.discriminators,
+                                            strict=True):
+            optimizer.build(discriminator.trainable_weights)
+        self.sync_ema_generator()
+        self.built = True
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def state_variables(self) -> list:
+        """Everything training changes, for checkpoints: generator, discriminators, moving
+        average and optimizers (the frozen encoders come from their own pretrained files)."""
+        variables = list(self.generator.variables)
+        for discriminator in self.discriminators:
+            variables += discriminator.variables
+        variables += self.ema_weights + self.generator_optimizer.variables
+        for optimizer in self.discriminator_optimizers:
+            variables += optimizer.variables
+        return variables
+
+    def call(self, captions, noise=None, condition_noise=None, training=None):
+        """Generates with the training generator: captions ``[B, T]`` → generator outputs."""
+        words, sentence = self.text_encoder(captions, training=False)
+        return self.generator(sentence, words, captions != 0, noise=noise,
+                              condition_noise=condition_noise, training=training)
+
+    def train_step(self, batch):
+        captions = batch["captions"]
+        real_images = list(batch["images"])
+        word_mask = ops.not_equal(captions, 0)
+        words, sentence = (
+            tf.stop_gradient(t) for t in self.text_encoder(captions, training=False)
+        )
+        noise, condition_noise = self.replica_noise(tf.shape(captions)[0])
+        with tf.GradientTape() as tape:
+            outputs = self.generator(sentence, words, word_mask, noise=noise,
+                                     condition_noise=condition_noise, training=True)
+            with tape.stop_recording():
+                losses = self._update_discriminators(real_images, outputs["images"], sentence)
+            losses.update(self._generator_losses(outputs, words, sentence, batch))
+        weights = self.generator.trainable_weights
+        self.generator_optimizer.apply(tape.gradient(losses["g_loss"], weights), weights)
+        self._update_moving_average()
+        return self._track(losses)
+
+    def replica_noise(self, local_batch):
+        """(z, CA eps) for this replica's rows of the global batch, from ``(seed, step)``."""
+        replicas = distribute.replica_context().num_replicas_in_sync
+        step = tf.cast(self.generator_optimizer.iterations, tf.int64)
+        base = tf.constant(self.seed, tf.int64)
+        draws = []
+        for offset, width in enumerate((self.generator.z_dim, self.generator.condition_dim)):
+            seed = tf.stack([base, 2 * step + offset])
+            values = tf.random.stateless_normal([local_batch * replicas, width], seed=seed)
+            draws.append(distribute.replica_slice(values, local_batch))
+        return tuple(draws)
+
+    def _update_discriminators(self, real_images, fake_images, sentence):
+        mismatched, has_mismatch = _next_sentences(sentence)
+        losses = {}
+        with tf.GradientTape() as tape:
+            stage_losses = [
+                _discriminator_loss(d, real, tf.stop_gradient(fake), sentence, mismatched,
+                                    has_mismatch)
+                for d, real, fake in zip(self.discriminators, real_images, fake_images,
+                                         strict=True)
+            ]
+        weights = [d.trainable_weights for d in self.discriminators]
+        gradients = tape.gradient(stage_losses, weights)
+        for optimizer, grads, variables in zip(self.discriminator_optimizers, gradients, weights,
+                                               strict=True):
+            optimizer.apply(grads, variables)
+        for i, loss in enumerate(stage_losses):
+            losses[f"d{i}"] = loss
+        losses["d_loss"] = tf.add_n(stage_losses)
+        return losses
+
+    def _generator_losses(self, outputs, words, sentence, batch):
+        terms = []
+        for discriminator, image in zip(self.discriminators, outputs["images"], strict=True):
+            features = discriminator.trunk(image, training=True)
+            unconditional = discriminator.unconditional_head(features, training=True)
+            conditional = discriminator.conditional_head(features, sentence, training=True)
+            terms.append(distribute.distributed_mean(binary_cross_entropy(unconditional, 1.0)))
+            terms.append(distribute.distributed_mean(binary_cross_entropy(conditional, 1.0)))
+        adversarial = tf.add_n(terms)
+        mu, logvar = outputs["mu"], outputs["logvar"]
+        kl = distribute.distributed_mean(-0.5 * (1.0 + logvar - mu**2 - tf.exp(logvar)))
+        last_image = outputs["images"][-1]
+        stream = (
+            self.stream.caption_loss(last_image, batch["captions"], training=False)
+            if self.lambda_stream > 0 else tf.constant(0.0)
+        )
+        damsm = tf.constant(0.0)
+        if self.lambda_damsm > 0:
+            regions, code = self.image_encoder(last_image, training=False)
+            terms = damsm_losses(regions, code, words, sentence, batch["captions"] != 0,
+                                 batch["class_ids"], *self.gammas)
+            damsm = tf.add_n(list(terms.values()))
+        total = (adversarial + self.lambda_stream * stream + self.lambda_kl * kl
+                 + self.lambda_damsm * damsm)
+        return {"g_loss": total, "g_adversarial": adversarial, "stream": stream, "kl": kl,
+                "damsm": damsm}
+
+    def _update_moving_average(self):
+        for average, weight in zip(self.ema_weights, self.generator.trainable_weights, strict=True):
+            average.assign(self.ema_decay * average + (1.0 - self.ema_decay) * weight)
+
+    def sync_ema_generator(self) -> GLAMGenerator:
+        """Copies the moving average (and the live batch-norm statistics, as the reference
+        keeps them) into ``ema_generator`` and returns it. Call outside ``train_step``."""
+        for target, average in zip(self.ema_generator.trainable_weights, self.ema_weights,
+                                   strict=True):
+            target.assign(average)
+        for target, source in zip(self.ema_generator.non_trainable_weights,
+                                  self.generator.non_trainable_weights, strict=True):
+            target.assign(source)
+        return self.ema_generator
+
+    def _track(self, losses):
+        for name, value in losses.items():
+            self.trackers[name].update_state(distribute.global_sum(value))
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+
+def _next_sentences(sentence):
+    """Sentence ``k+1`` of the global batch for each local sample ``k`` and whether it exists
+    (the last sample of the global batch has none), as the reference's mismatched pairs."""
+    local_batch = tf.shape(sentence)[0]
+    gathered = distribute.gather(sentence)
+    total = tf.shape(gathered)[0]
+    index = distribute.local_offset(local_batch) + tf.range(local_batch) + 1
+    return tf.gather(gathered, tf.minimum(index, total - 1)), index < total
+
+
+def _discriminator_loss(discriminator, real, fake, sentence, mismatched, has_mismatch):
+    """Spec §8: (real-uncond + real-cond)/2 + (fake-uncond + fake-cond + mismatched)/3."""
+    real_features = discriminator.trunk(real, training=True)
+    fake_features = discriminator.trunk(fake, training=True)
+    unconditional = discriminator.unconditional_head
+    conditional = discriminator.conditional_head
+    mean = distribute.distributed_mean
+    real_loss = (
+        mean(binary_cross_entropy(unconditional(real_features, training=True), 1.0))
+        + mean(binary_cross_entropy(conditional(real_features, sentence, training=True), 1.0))
+    )
+    fake_loss = (
+        mean(binary_cross_entropy(unconditional(fake_features, training=True), 0.0))
+        + mean(binary_cross_entropy(conditional(fake_features, sentence, training=True), 0.0))
+        + mean(binary_cross_entropy(conditional(real_features, mismatched, training=True), 0.0),
+               has_mismatch)
+    )
+    return real_loss / 2.0 + fake_loss / 3.0
+
+
+def adam_optimizers(train: TrainConfig, stages: int):
+    """The reference optimizers: Adam(lr, β1 0.5, β2 0.999) for G and for each of ``stages`` Ds.
+
+    Returns ``(generator_optimizer, [discriminator_optimizer, ...])``.
+    """
+    def adam(rate):
+        return keras.optimizers.Adam(rate, beta_1=train.beta_1, beta_2=train.beta_2)
+
+    return adam(train.generator_lr), [adam(train.discriminator_lr) for _ in range(stages)]

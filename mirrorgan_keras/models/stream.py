@@ -1,0 +1,91 @@
+"""STREAM: the image captioner pretrained on real images, then frozen (spec §7)."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from mirrorgan_keras import distribute
+from mirrorgan_keras.config import StreamConfig
+from mirrorgan_keras.layers import CaptionDecoder, CaptionImageEncoder
+from mirrorgan_keras.losses import masked_caption_loss_terms
+from mirrorgan_keras.models.damsm import final_images
+
+
+@keras.saving.register_keras_serializable(package="mirrorgan_keras")
+class STREAM(keras.Model):
+    """CNN encoder + caption decoder; ``call(images, captions)`` → logits ``[B, T, V]``.
+
+    ``train_step`` minimises the caption cross-entropy averaged over the real words of the
+    global batch; ``test_step`` reports it. The same call re-describes generated images inside
+    MirrorGAN, so pretraining and GAN-time inputs share one preprocessing.
+
+    Example::
+
+        stream = STREAM.from_config_values(vocab_size, StreamConfig(weights=None))
+        stream.compile(optimizer=keras.optimizers.Adam(1e-3))
+        stream.fit(dataset)
+    """
+
+    def __init__(self, encoder: CaptionImageEncoder, decoder: CaptionDecoder, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    @classmethod
+    def from_stream_config(cls, vocab_size: int, config: StreamConfig, **kwargs) -> STREAM:
+        """Builds the captioner that ``config`` describes."""
+        encoder = CaptionImageEncoder(
+            config.embed_size, config.backbone, config.weights, config.image_size,
+            config.bn_momentum, freeze_backbone=config.freeze_backbone, name="encoder",
+        )
+        decoder = CaptionDecoder(vocab_size, config.embed_size, config.hidden_size,
+                                 config.max_caption_length, name="decoder")
+        return cls(encoder, decoder, **kwargs)
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    def call(self, images, captions, training=None):
+        return self.decoder(self.encoder(images, training=training), captions, training=training)
+
+    def caption_loss(self, images, captions, training=None):
+        """This replica's share of the global mean caption cross-entropy (a scalar)."""
+        token_losses, mask = masked_caption_loss_terms(
+            captions, self(images, captions, training=training)
+        )
+        return distribute.distributed_mean(token_losses, mask)
+
+    def generate(self, images, max_length: int | None = None):
+        """Greedy captions: images ``[B, H, W, 3]`` → ids ``[B, max_length]``."""
+        return self.decoder.generate(self.encoder(images, training=False), max_length)
+
+    def train_step(self, batch):
+        with tf.GradientTape() as tape:
+            loss = self.caption_loss(final_images(batch), batch["captions"], training=True)
+        weights = self.trainable_weights
+        self.optimizer.apply(tape.gradient(loss, weights), weights)
+        return self._track(loss)
+
+    def test_step(self, batch):
+        return self._track(self.caption_loss(final_images(batch), batch["captions"], False))
+
+    def _track(self, loss):
+        self.loss_tracker.update_state(distribute.global_sum(loss))
+        return {"loss": self.loss_tracker.result()}
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("encoder", "decoder"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
