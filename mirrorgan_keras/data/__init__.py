@@ -1,0 +1,58 @@
+"""Data: vocabulary and tokenizer, AttnGAN-layout readers (CUB, COCO), the tf.data pipeline.
+
+Typical use::
+
+    from mirrorgan_keras.data import load_split, make_config_dataset, steps_per_epoch
+
+    records = load_split(config.data, config.text, "train")
+    dataset = make_config_dataset(records, config, "gan", training=True, seed=0)
+    model.fit(dataset, steps_per_epoch=steps_per_epoch(records, config.train.batch_size))
+
+The names below are imported lazily on first use, so that importing a light submodule (e.g.
+``mirrorgan_keras.data.synthetic_birds`` in spawned worker processes) does not load TensorFlow.
+"""
+
+import importlib
+
+_EXPORTS = {
+    "COCO_LAYOUT": "coco",
+    "read_coco": "coco",
+    "CUB_LAYOUT": "cub",
+    "bbox_crop_window": "cub",
+    "read_cub": "cub",
+    "read_cub_bboxes": "cub",
+    "DATASETS": "datasets",
+    "load_dataset_records": "datasets",
+    "load_split": "datasets",
+    "FolderBuildReport": "folder",
+    "build_from_folder": "folder",
+    "DatasetLayout": "layout",
+    "DatasetLayoutError": "layout",
+    "ReadReport": "layout",
+    "augment_image": "pipeline",
+    "make_config_dataset": "pipeline",
+    "make_dataset": "pipeline",
+    "sample_caption": "pipeline",
+    "steps_per_epoch": "pipeline",
+    "DatasetSplit": "records",
+    "ReadOptions": "records",
+    "CaptionTokenizer": "tokenizer",
+    "tokenize": "tokenizer",
+    "tokenize_tf": "tokenizer",
+    "ReferenceCaptions": "vocabulary",
+    "Vocabulary": "vocabulary",
+    "read_captions_pickle": "vocabulary",
+    "write_captions_pickle": "vocabulary",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -1,0 +1,43 @@
+"""One entry point for all data sets: ``load_dataset_records`` dispatches on the data set name."""
+
+from __future__ import annotations
+
+from mirrorgan_keras.config import DataConfig, TextConfig
+from mirrorgan_keras.data.coco import read_coco
+from mirrorgan_keras.data.cub import read_cub
+from mirrorgan_keras.data.records import DatasetSplit, ReadOptions
+
+CUB_LIKE = ("birds", "synthetic_birds")  # DataConfig.dataset names read with the CUB layout
+DATASETS = (*CUB_LIKE, "coco")
+
+
+def load_dataset_records(
+    data_dir: str,
+    dataset: str,
+    split: str,
+    text_config: TextConfig,
+    use_bbox: bool = True,
+    options: ReadOptions | None = None,
+) -> DatasetSplit:
+    """Reads ``split`` of a data set named as in ``DataConfig.dataset``.
+
+    ``use_bbox`` applies to the CUB layout only (COCO has no boxes).
+    """
+    options = options or ReadOptions()
+    if dataset in CUB_LIKE:
+        return read_cub(data_dir, split, text_config, use_bbox, options)
+    if dataset == "coco":
+        return read_coco(data_dir, split, text_config, options)
+    raise ValueError(f"unknown dataset {dataset!r}; expected one of {DATASETS}")
+
+
+def load_split(
+    data_config: DataConfig, text_config: TextConfig, split: str,
+    options: ReadOptions | None = None,
+) -> DatasetSplit:
+    """``load_dataset_records`` with the settings of a config, e.g.
+    ``load_split(config.data, config.text, "train")``."""
+    return load_dataset_records(
+        data_config.data_dir, data_config.dataset, split, text_config, data_config.use_bbox,
+        options,
+    )

@@ -1,0 +1,224 @@
+"""Files of the AttnGAN data layout (spec §2): layout descriptions, pickles, caption files, images.
+
+Every reader here raises :class:`DatasetLayoutError` naming the file that is missing or
+malformed; :func:`explain_layout_errors` adds the expected directory tree of the data set.
+Recoverable problems (non-UTF-8 caption bytes, caption lines without words) are logged and
+counted in a :class:`ReadReport` instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import pickle
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from PIL import Image
+
+from mirrorgan_keras.data.tokenizer import tokenize
+
+logger = logging.getLogger(__name__)
+
+# Formats that both PIL (validation) and tf.io.decode_image (pipeline) read.
+DECODABLE_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WEBP")
+
+
+class DatasetLayoutError(ValueError):
+    """A data set file is missing or malformed; the message names the file."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetLayout:
+    """Where one AttnGAN-layout data set keeps its files, relative to its data directory.
+
+    Images are ``<image_dir>/<key>.jpg`` (any format tf.io.decode_image reads, despite the
+    name), captions ``text/<key>.txt``, split lists ``<split>/filenames.pickle``.
+    """
+
+    name: str
+    image_dir: str
+    tree: str  # the expected directory tree, shown in errors
+
+    def image_path(self, data_dir: str, key: str) -> str:
+        return os.path.join(data_dir, self.image_dir, key + ".jpg")
+
+    @staticmethod
+    def text_path(data_dir: str, key: str) -> str:
+        return os.path.join(data_dir, "text", key + ".txt")
+
+
+@dataclasses.dataclass
+class ReadReport:
+    """What was skipped or repaired while reading a data set (each entry is also logged)."""
+
+    skipped_images: list[str] = dataclasses.field(default_factory=list)  # undecodable images
+    wordless_lines: list[str] = dataclasses.field(default_factory=list)  # "file:line" skipped
+    padded_caption_files: list[str] = dataclasses.field(default_factory=list)  # too few captions
+    non_utf8_files: list[str] = dataclasses.field(default_factory=list)  # decoded with U+FFFD
+
+    @property
+    def problem_count(self) -> int:
+        """Number of skipped images, skipped lines and repaired files."""
+        return sum(len(v) for v in dataclasses.asdict(self).values())
+
+
+@contextlib.contextmanager
+def explain_layout_errors(layout: DatasetLayout, data_dir: str) -> Iterator[None]:
+    """Re-raises :class:`DatasetLayoutError` with the expected tree of ``layout`` appended."""
+    try:
+        yield
+    except DatasetLayoutError as error:
+        raise DatasetLayoutError(
+            f"{error}\n\nExpected {layout.name} layout under {data_dir}:\n{layout.tree}"
+        ) from None
+
+
+def require_file(path: str) -> None:
+    """Raises DatasetLayoutError when ``path`` is not a file."""
+    if not os.path.isfile(path):
+        raise DatasetLayoutError(f"missing file: {path}")
+
+
+def load_pickle(path: str):
+    """Unpickles ``path``; pickles written by Python 2 are read with ``encoding="latin1"``."""
+    require_file(path)
+    try:
+        with open(path, "rb") as f:
+            try:
+                return pickle.load(f)
+            except UnicodeDecodeError:
+                f.seek(0)
+                return pickle.load(f, encoding="latin1")
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError) as error:
+        raise DatasetLayoutError(f"malformed pickle {path}: {error}") from None
+
+
+def as_text(value, path: str) -> str:
+    """A pickled string as ``str`` (Python 2 pickles may hold bytes)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, str):
+        return value
+    raise DatasetLayoutError(f"malformed {path}: expected strings, found {type(value).__name__}")
+
+
+def read_split_keys(data_dir: str, split: str) -> list[str]:
+    """The image keys of ``<split>/filenames.pickle`` (a list of str or bytes, maybe empty)."""
+    path = os.path.join(data_dir, split, "filenames.pickle")
+    keys = load_pickle(path)
+    if not isinstance(keys, (list, tuple)):
+        raise DatasetLayoutError(f"malformed {path}: expected a list of image keys")
+    return [as_text(key, path) for key in keys]
+
+
+def read_class_ids(data_dir: str, split: str, count: int) -> np.ndarray:
+    """int32 [count]: ``<split>/class_info.pickle``, or the image index when it is absent.
+
+    With the image index every image is its own class, so DAMSM masks no extra negatives.
+    """
+    path = os.path.join(data_dir, split, "class_info.pickle")
+    if not os.path.exists(path):
+        return np.arange(count, dtype=np.int32)
+    try:
+        class_ids = np.asarray(load_pickle(path), dtype=np.int64).reshape(-1)
+    except (TypeError, ValueError) as error:
+        raise DatasetLayoutError(f"malformed {path}: expected integers ({error})") from None
+    if class_ids.shape[0] != count:
+        raise DatasetLayoutError(
+            f"malformed {path}: {class_ids.shape[0]} class ids for {count} images in "
+            f"{split}/filenames.pickle"
+        )
+    return class_ids.astype(np.int32)
+
+
+def read_text(path: str, non_utf8_files: list[str]) -> str:
+    """Reads a UTF-8 text file; invalid bytes become U+FFFD, with a warning naming the file,
+    which is appended to ``non_utf8_files``."""
+    require_file(path)
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        logger.warning("%s is not valid UTF-8 (%s); undecodable bytes replaced", path, error)
+        non_utf8_files.append(path)
+        return data.decode("utf-8", errors="replace")
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Writes ``data`` to a temporary file next to ``path`` and renames it into place."""
+    temporary = f"{path}.tmp{os.getpid()}"
+    with open(temporary, "wb") as f:
+        f.write(data)
+    os.replace(temporary, path)
+
+
+def read_captions(path: str, captions_per_image: int, report: ReadReport) -> list[list[str]]:
+    """The first ``captions_per_image`` captions of a caption file, tokenised (maybe fewer).
+
+    Blank lines are skipped silently; lines with text but no word (e.g. "!!!" or "日本") are
+    skipped, logged and reported.
+    """
+    captions = []
+    for number, line in enumerate(read_text(path, report.non_utf8_files).split("\n"), start=1):
+        tokens = tokenize(line)
+        if tokens:
+            captions.append(tokens)
+            if len(captions) == captions_per_image:
+                break
+        elif line.strip():
+            logger.warning("%s:%d has no word and is skipped: %r", path, number, line)
+            report.wordless_lines.append(f"{path}:{number}")
+    return captions
+
+
+def complete_captions(
+    captions: list, captions_per_image: int, source: str, repeat_missing: bool, report: ReadReport
+) -> list:
+    """``captions`` (non-empty ones of one image) brought to exactly ``captions_per_image``.
+
+    Fewer captions raise DatasetLayoutError naming ``source``, or with ``repeat_missing`` the
+    captions are repeated cyclically (logged and reported). No caption at all always raises.
+    """
+    if len(captions) >= captions_per_image:
+        return captions[:captions_per_image]
+    if not captions or not repeat_missing:
+        hint = "; ReadOptions(repeat_missing_captions=True) repeats them" if captions else ""
+        raise DatasetLayoutError(
+            f"{source} has {len(captions)} captions with words, {captions_per_image} required "
+            f"(TextConfig.captions_per_image){hint}"
+        )
+    logger.warning(
+        "%s has %d of %d captions; repeating them", source, len(captions), captions_per_image
+    )
+    report.padded_caption_files.append(source)
+    return [captions[i % len(captions)] for i in range(captions_per_image)]
+
+
+def image_problem(path: str) -> str | None:
+    """Why ``path`` cannot be used as an image (missing, unknown format, truncated), or None.
+
+    Decodes the whole file with PIL (JPEGs at reduced scale, which still reads every byte).
+    """
+    if not os.path.isfile(path):
+        return "missing file"
+    try:
+        with Image.open(path) as image:
+            if image.format not in DECODABLE_FORMATS:
+                return f"format {image.format} is not one of {', '.join(DECODABLE_FORMATS)}"
+            image.draft("RGB", (64, 64))
+            image.load()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        return f"does not decode: {error}"
+    return None
+
+
+def find_bad_images(paths: Sequence[str]) -> dict[str, str]:
+    """``{path: problem}`` for the images that cannot be used, checked on all CPU cores."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        problems = pool.map(image_problem, paths)
+    return {path: problem for path, problem in zip(paths, problems, strict=True) if problem}

@@ -1,0 +1,130 @@
+"""Bad input, shared by every reader (exercised through the COCO layout)."""
+
+import logging
+import os
+
+import pytest
+
+from mirrorgan_keras.config import TextConfig
+from mirrorgan_keras.data.coco import read_coco
+from mirrorgan_keras.data.layout import DatasetLayoutError
+from mirrorgan_keras.data.records import ReadOptions
+from mirrorgan_keras.data.vocabulary import read_captions_pickle
+from tests.data.conftest import COCO_TRAIN, TEXT, write_coco_tree, write_pickle, write_text
+
+KEYS = list(COCO_TRAIN)
+
+
+def image_path(root, index):
+    return os.path.join(root, "images", KEYS[index] + ".jpg")
+
+
+def text_path(root, index):
+    return os.path.join(root, "text", KEYS[index] + ".txt")
+
+
+def break_images(root):
+    with open(image_path(root, 1), "wb") as f:
+        f.write(b"this is not an image")
+    with open(image_path(root, 2), "rb") as f:
+        data = f.read()
+    with open(image_path(root, 2), "wb") as f:
+        f.write(data[: len(data) // 2])  # truncated JPEG
+    os.remove(image_path(root, 3))
+
+
+def test_undecodable_truncated_and_missing_images_are_an_error_naming_them(coco_tree):
+    break_images(coco_tree)
+    with pytest.raises(DatasetLayoutError, match="3 of 4 train images cannot be used") as error:
+        read_coco(coco_tree, "train", TEXT)
+    message = str(error.value)
+    assert image_path(coco_tree, 1) in message and "does not decode" in message
+    assert image_path(coco_tree, 2) in message and "truncated" in message
+    assert image_path(coco_tree, 3) + ": missing file" in message
+
+
+def test_bad_images_can_be_skipped_and_are_counted(coco_tree, caplog):
+    break_images(coco_tree)
+    with caplog.at_level(logging.WARNING):
+        records = read_coco(coco_tree, "train", TEXT, ReadOptions(skip_bad_images=True))
+    assert records.keys == KEYS[:1]
+    assert len(records.captions) == len(records.class_ids) == 1
+    assert records.report.skipped_images == [image_path(coco_tree, i) for i in (1, 2, 3)]
+    assert records.report.problem_count == 3
+    assert "skipping 3 train images" in caplog.text
+
+
+def test_images_are_not_opened_without_validation(coco_tree):
+    break_images(coco_tree)
+    records = read_coco(coco_tree, "train", TEXT, ReadOptions(validate_images=False))
+    assert len(records) == 4
+
+
+def test_all_images_bad_is_an_error_even_when_skipping(coco_tree):
+    for index in range(len(KEYS)):
+        os.remove(image_path(coco_tree, index))
+    with pytest.raises(DatasetLayoutError, match="no train image can be used"):
+        read_coco(coco_tree, "train", TEXT, ReadOptions(skip_bad_images=True))
+
+
+def test_blank_lines_are_skipped_silently_and_wordless_lines_are_reported(coco_tree, caplog):
+    write_text(text_path(coco_tree, 0), "\n  \nfirst caption\n!!!\n日本語\nsecond\n\nthird\n")
+    with caplog.at_level(logging.WARNING):
+        records = read_coco(coco_tree, "train", TEXT)
+    assert [records.vocabulary.decode(c) for c in records.captions[0]] == [
+        "first caption", "second", "third"
+    ]
+    assert records.report.wordless_lines == [f"{text_path(coco_tree, 0)}:{n}" for n in (4, 5)]
+    assert "has no word and is skipped" in caplog.text
+
+
+def test_too_few_captions_can_be_repeated_with_a_warning(coco_tree, caplog):
+    write_text(text_path(coco_tree, 2), "one caption\n\nanother\n")
+    with caplog.at_level(logging.WARNING):
+        records = read_coco(coco_tree, "train", TEXT, ReadOptions(repeat_missing_captions=True))
+    decoded = [records.vocabulary.decode(c) for c in records.captions[2]]
+    assert decoded == ["one caption", "another", "one caption"]
+    assert records.report.padded_caption_files == [text_path(coco_tree, 2)]
+    assert "has 2 of 3 captions; repeating them" in caplog.text
+
+
+def test_a_file_without_any_caption_is_an_error_even_when_repeating(coco_tree):
+    write_text(text_path(coco_tree, 0), "\n...\n")
+    with pytest.raises(DatasetLayoutError, match="000000000009.txt has 0 captions"):
+        read_coco(coco_tree, "train", TEXT, ReadOptions(repeat_missing_captions=True))
+
+
+def test_non_utf8_bytes_are_replaced_with_a_warning_naming_the_file(coco_tree, caplog):
+    with open(text_path(coco_tree, 1), "wb") as f:
+        f.write(b"a caf\xe9 giraffe\n\xff\xfe tall giraffe\ngiraffe\n")
+    with caplog.at_level(logging.WARNING):
+        records = read_coco(coco_tree, "train", TEXT)
+    assert records.vocabulary.decode(records.captions[1][0]) == "a caf giraffe"
+    assert records.report.non_utf8_files == [text_path(coco_tree, 1)]
+    assert text_path(coco_tree, 1) in caplog.text and "not valid UTF-8" in caplog.text
+
+
+def test_cached_pickle_with_other_captions_per_image_asks_to_rebuild(coco_tree):
+    read_coco(coco_tree, "train", TEXT)
+    with pytest.raises(DatasetLayoutError, match="holds 12 captions for 4 images.*delete it"):
+        read_coco(coco_tree, "train", TextConfig(captions_per_image=2))
+
+
+def test_empty_captions_in_a_reference_pickle_count_as_missing(coco_tree):
+    read_coco(coco_tree, "train", TEXT)
+    path = os.path.join(coco_tree, "captions.pickle")
+    captions = read_captions_pickle(path)
+    captions.train[0] = []  # the reference keeps captions whose words were all non-ASCII
+    ixtoword, wordtoix = captions.vocabulary.to_reference()
+    write_pickle(path, [captions.train, captions.test, ixtoword, wordtoix])
+    with pytest.raises(DatasetLayoutError, match=r"captions.pickle \(image COCO_train.*9\) has 2"):
+        read_coco(coco_tree, "train", TEXT)
+    records = read_coco(coco_tree, "train", TEXT, ReadOptions(repeat_missing_captions=True))
+    assert records.captions[0][2] == records.captions[0][0]
+
+
+def test_split_without_images_is_an_error(tmp_path):
+    root = write_coco_tree(tmp_path, test={})
+    assert len(read_coco(root, "train", TEXT)) == 4
+    with pytest.raises(DatasetLayoutError, match="test/filenames.pickle lists no image"):
+        read_coco(root, "test", TEXT)
