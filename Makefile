@@ -1,3 +1,4 @@
+# make demo: creates .venv when it is missing and runs the end-to-end CPU demo (runs/demo/).
 # make test: creates .venv when it is missing, installs the package editable with [dev], runs
 # the linter and the test suite on the CPU.
 PYTHON ?= python3
@@ -6,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: test lint install clean
+.PHONY: demo test lint install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,8 +17,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+demo: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) recipes/demo.py --run_dir runs/demo --verbose 2
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check mirrorgan_keras tests
+	$(VENV)/bin/ruff check mirrorgan_keras tests recipes benchmarks
 
 test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)

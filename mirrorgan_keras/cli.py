@@ -1,0 +1,110 @@
+"""Command-line flags shared by the recipes (absl), and the config they describe."""
+
+from __future__ import annotations
+
+import ast
+import logging
+
+from absl import flags
+
+from mirrorgan_keras import distribute
+from mirrorgan_keras.config import PRESETS, MirrorGANConfig, get_preset, override
+
+FLAGS = flags.FLAGS
+
+
+def define_common_flags(default_preset: str):
+    """Flags every recipe takes: preset, data, run directory, strategy, resume, seed, overrides."""
+    flags.DEFINE_enum("preset", default_preset, sorted(PRESETS), "Configuration preset.")
+    flags.DEFINE_string("data_dir", None, "Data set directory (default: the preset's).")
+    flags.DEFINE_string("run_dir", None, "Where the run writes its files (default runs/<preset>).")
+    flags.DEFINE_enum("strategy", "auto", list(distribute.STRATEGIES),
+                      "tf.distribute strategy; auto = mirrored when several GPUs are visible.")
+    flags.DEFINE_bool("resume", True, "Continue from the newest checkpoint of the run.")
+    flags.DEFINE_integer("seed", 0, "Seed of data order, augmentation and noise.")
+    flags.DEFINE_integer("batch_size", None, "Global batch size of this stage (default: preset).")
+    flags.DEFINE_multi_string("set", [], "Config override KEY=VALUE, repeatable, e.g. "
+                              "--set train.lambda_stream=10 --set generator.ngf=48.")
+    flags.DEFINE_enum("verbose", "auto", ["auto", "0", "1", "2"], "Keras fit verbosity.")
+
+
+def parse_overrides(assignments: list[str]) -> dict:
+    """``["train.batch_size=8", "damsm.weights=None"]`` → ``{"train.batch_size": 8, ...}``.
+
+    Values are Python literals when they parse as one (numbers, booleans, None), else strings.
+    """
+    values = {}
+    for assignment in assignments:
+        key, separator, text = assignment.partition("=")
+        if not separator:
+            raise flags.ValidationError(f"--set expects KEY=VALUE, got {assignment!r}")
+        try:
+            values[key.strip()] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            values[key.strip()] = text
+    return values
+
+
+def config_from_flags(stage_batch_key: str | None = None, **stage_values) -> MirrorGANConfig:
+    """The preset with ``--data_dir``, ``--batch_size`` (as ``stage_batch_key``), the stage's
+    own flag values (dotted keys, None = keep) and ``--set`` overrides applied in that order."""
+    values = {"data.data_dir": FLAGS.data_dir, stage_batch_key: FLAGS.batch_size, **stage_values}
+    values = {k: v for k, v in values.items() if k is not None and v is not None}
+    return override(override(get_preset(FLAGS.preset), values), parse_overrides(FLAGS.set))
+
+
+def run_dir() -> str:
+    return FLAGS.run_dir or f"runs/{FLAGS.preset}"
+
+
+def verbosity():
+    return "auto" if FLAGS.verbose == "auto" else int(FLAGS.verbose)
+
+
+def strategy():
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    return distribute.make_strategy(FLAGS.strategy)
+
+
+def backbone_weights(value: str | None):
+    """``--backbone_weights``: "imagenet", a local file, or "none"."""
+    return None if value in (None, "none", "None") else value
+
+
+def define_gan_flags(default_preset: str):
+    """Flags of the MirrorGAN training recipes (train_cub, train_coco, train_birds)."""
+    define_common_flags(default_preset)
+    flags.DEFINE_integer("steps", None, "Training steps (default: train.max_epoch epochs).")
+    flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.")
+    flags.DEFINE_integer("sample_every", 1000, "Steps between sample grids (PNG + TensorBoard).")
+    flags.DEFINE_float("lambda_stream", None, "Weight of the STREAM re-description loss "
+                       "(default: preset, 20 as in the paper; 0 = no STREAM).")
+    flags.DEFINE_float("lambda_damsm", None, "Weight of AttnGAN's DAMSM loss in G (default 0).")
+    flags.DEFINE_bool("sentence_attention", None, "MirrorGAN's global sentence attention "
+                      "(default: on; off + lambda_stream 0 + lambda_damsm 5 = AttnGAN).")
+    flags.DEFINE_string("damsm_weights", None,
+                        "Pretrained DAMSM (default <run_dir>/damsm.weights.h5).")
+    flags.DEFINE_string("stream_weights", None,
+                        "Pretrained STREAM (default <run_dir>/stream.weights.h5).")
+
+
+def gan_main(argv, distribution=None):
+    """Trains MirrorGAN with the GAN recipe flags and prints the summary as JSON.
+
+    ``distribution``: the strategy when the caller already made one (one per process).
+    """
+    import json
+
+    from mirrorgan_keras import workflows
+
+    del argv
+    config = config_from_flags(
+        "train.batch_size", **{"train.lambda_stream": FLAGS.lambda_stream,
+                               "train.lambda_damsm": FLAGS.lambda_damsm,
+                               "generator.sentence_attention": FLAGS.sentence_attention},
+    )
+    summary = workflows.train_mirrorgan(
+        config, run_dir(), distribution or strategy(), FLAGS.steps, FLAGS.checkpoint_every, FLAGS.sample_every,
+        FLAGS.seed, FLAGS.resume, FLAGS.damsm_weights, FLAGS.stream_weights, verbosity(),
+    )
+    print(json.dumps(summary, indent=1))

@@ -1,0 +1,291 @@
+"""The three training stages as functions: DAMSM pretraining, STREAM pretraining, MirrorGAN.
+
+Each stage reads a config, trains under a ``tf.distribute`` strategy with
+:func:`~mirrorgan_keras.training.fit_resumable` (checkpoints in ``<run_dir>/<stage>/``, resume
+from the newest), and writes its result into the run directory:
+
+```
+<run_dir>/config.json          the configuration (and vocabulary size) of the run
+<run_dir>/damsm.weights.h5     pretrained STEM + image encoder
+<run_dir>/stream.weights.h5    pretrained captioner
+<run_dir>/generator_ema.weights.h5, samples/step_*.png, logs/ (TensorBoard)
+```
+
+The recipes in ``recipes/`` are thin command-line wrappers around these functions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mirrorgan_keras.callbacks import SampleGrid
+from mirrorgan_keras.checkpoint import TrainingCheckpoint, training_state
+from mirrorgan_keras.config import MirrorGANConfig
+from mirrorgan_keras.data import DatasetLayoutError, load_split, make_config_dataset
+from mirrorgan_keras.data import steps_per_epoch as epoch_steps
+from mirrorgan_keras.models import (
+    DAMSM,
+    STREAM,
+    DAMSMLearningRate,
+    GLAMGenerator,
+    MirrorGAN,
+    adam_optimizers,
+)
+from mirrorgan_keras.training import fit_resumable
+
+logger = logging.getLogger(__name__)
+
+DATA_SOURCES = {
+    "birds": "CUB-200-2011 images (Caltech-UCSD Birds) + the AttnGAN birds metadata",
+    "coco": "MS-COCO 2014 train/val images + the AttnGAN coco metadata",
+    "synthetic_birds": "python -m mirrorgan_keras.data.synthetic_birds --output_dir <data_dir>",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class RunFiles:
+    """Where a run keeps its files."""
+
+    root: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "root", Path(self.root))
+
+    config = property(lambda self: self.root / "config.json")
+    damsm = property(lambda self: self.root / "damsm.weights.h5")
+    stream = property(lambda self: self.root / "stream.weights.h5")
+    generator = property(lambda self: self.root / "generator_ema.weights.h5")
+    samples = property(lambda self: self.root / "samples")
+    logs = property(lambda self: self.root / "logs")
+
+    def checkpoints(self, stage: str) -> Path:
+        return self.root / "checkpoints" / stage
+
+
+def read_splits(config: MirrorGANConfig):
+    """(train, test) records of the configured data set; a missing data set raises a
+    :class:`DatasetLayoutError` that says where to get it."""
+    try:
+        return (load_split(config.data, config.text, "train"),
+                load_split(config.data, config.text, "test"))
+    except DatasetLayoutError as error:
+        source = DATA_SOURCES.get(config.data.dataset, "see README.md, section Data")
+        raise DatasetLayoutError(
+            f"{error}\n\nData set {config.data.dataset!r} not found or incomplete in "
+            f"{config.data.data_dir!r}. Get it from: {source} (README.md, section Data)."
+        ) from error
+
+
+def write_run_config(files: RunFiles, config: MirrorGANConfig, vocab_size: int):
+    """Records the configuration of the run, or checks it against the one recorded."""
+    values = {"config": config.to_dict(), "vocab_size": vocab_size}
+    if files.config.exists():
+        recorded = json.loads(files.config.read_text())
+        if recorded["vocab_size"] != vocab_size:
+            raise ValueError(f"{files.config}: vocabulary size {recorded['vocab_size']} was "
+                             f"recorded, the data now gives {vocab_size}")
+    files.root.mkdir(parents=True, exist_ok=True)
+    files.config.write_text(json.dumps(values, indent=1))
+
+
+def build_damsm(config: MirrorGANConfig, vocab_size: int, weights_file=None) -> DAMSM:
+    """A DAMSM model, built; with ``weights_file`` its pretrained weights are loaded (and the
+    backbone is not downloaded)."""
+    damsm_config = config.damsm
+    if weights_file is not None:
+        damsm_config = dataclasses.replace(damsm_config, weights=None)
+    damsm = DAMSM.from_configs(vocab_size, config.text, damsm_config, name="damsm")
+    size = config.damsm.image_size
+    damsm(tf.zeros((1, size, size, 3)), tf.ones((1, config.text.words_num), tf.int32))
+    if weights_file is not None:
+        damsm.load_weights(weights_file)
+    return damsm
+
+
+def build_stream(config: MirrorGANConfig, vocab_size: int, weights_file=None) -> STREAM:
+    """A STREAM captioner, built; with ``weights_file`` its pretrained weights are loaded."""
+    stream_config = config.stream
+    if weights_file is not None:
+        stream_config = dataclasses.replace(stream_config, weights=None)
+    stream = STREAM.from_stream_config(vocab_size, stream_config, name="stream")
+    size = config.stream.image_size
+    stream(tf.zeros((1, size, size, 3)), tf.ones((1, config.text.words_num), tf.int32))
+    if weights_file is not None:
+        stream.load_weights(weights_file)
+    return stream
+
+
+def _fit_stage(model, stage: str, files: RunFiles, config, records, purpose: str,
+               total_steps: int, checkpoint_every: int, seed: int, resume: bool,
+               callbacks=(), verbose="auto"):
+    checkpoint = TrainingCheckpoint(files.checkpoints(stage), training_state(model),
+                                    config.to_dict())
+
+    def dataset_from_step(step):
+        return make_config_dataset(records, config, purpose, training=True, seed=seed,
+                                   start_step=step)
+
+    return fit_resumable(model, dataset_from_step, total_steps, checkpoint_every, checkpoint,
+                         resume, [*callbacks, keras.callbacks.TensorBoard(files.logs / stage)],
+                         verbose)
+
+
+def pretrain_damsm(config: MirrorGANConfig, run_dir, strategy=None, epochs: int | None = None,
+                   seed: int = 0, resume: bool = True, verbose="auto") -> dict:
+    """Trains STEM + the DAMSM image encoder (spec §4) and writes ``damsm.weights.h5``.
+
+    Returns a summary dict (epochs, seconds, final train and test losses).
+    """
+    files, start = RunFiles(run_dir), time.time()
+    train, test = read_splits(config)
+    write_run_config(files, config, train.vocabulary.size)
+    strategy = strategy or tf.distribute.get_strategy()
+    epochs = epochs or config.damsm.epochs
+    per_epoch = epoch_steps(train, config.damsm.batch_size)
+    with strategy.scope():
+        damsm = build_damsm(config, train.vocabulary.size)
+        damsm.compile(optimizer=keras.optimizers.Adam(config.damsm.learning_rate, beta_1=0.5,
+                                                      beta_2=0.999), jit_compile=False)
+        damsm.optimizer.build(damsm.trainable_weights)
+    schedule = DAMSMLearningRate(initial=config.damsm.learning_rate)
+    history = _fit_stage(damsm, "damsm", files, config, train, "damsm", epochs * per_epoch,
+                         per_epoch, seed, resume, [schedule], verbose)
+    damsm.save_weights(files.damsm)
+    test_losses = damsm.evaluate(make_config_dataset(test, config, "damsm", training=False),
+                                 verbose=0, return_dict=True)
+    return _summary(history, test_losses, start, epochs=epochs)
+
+
+def pretrain_stream(config: MirrorGANConfig, run_dir, strategy=None, epochs: int | None = None,
+                    seed: int = 0, resume: bool = True, verbose="auto") -> dict:
+    """Trains the STREAM captioner on real images (spec §7) and writes ``stream.weights.h5``.
+
+    Returns a summary dict with the test cross-entropy (sanity-check it before GAN training:
+    a captioner that cannot describe real images cannot guide the generator).
+    """
+    files, start = RunFiles(run_dir), time.time()
+    train, test = read_splits(config)
+    write_run_config(files, config, train.vocabulary.size)
+    strategy = strategy or tf.distribute.get_strategy()
+    epochs = epochs or config.stream.epochs
+    per_epoch = epoch_steps(train, config.stream.batch_size)
+    with strategy.scope():
+        stream = build_stream(config, train.vocabulary.size)
+        stream.compile(optimizer=keras.optimizers.Adam(config.stream.learning_rate),
+                       jit_compile=False)
+        stream.optimizer.build(stream.trainable_weights)
+    history = _fit_stage(stream, "stream", files, config, train, "stream", epochs * per_epoch,
+                         per_epoch, seed, resume, (), verbose)
+    stream.save_weights(files.stream)
+    test_losses = stream.evaluate(make_config_dataset(test, config, "stream", training=False),
+                                  verbose=0, return_dict=True)
+    return _summary(history, test_losses, start, epochs=epochs)
+
+
+def sample_captions(records, count: int) -> tuple[np.ndarray, list[str]]:
+    """The first caption of ``count`` images spread over ``records``: ids ``[count, T]`` padded
+    to the longest, and their text."""
+    picks = np.linspace(0, len(records) - 1, count).astype(int)
+    captions = [records.captions[i][0] for i in picks]
+    ids = np.zeros((count, max(len(c) for c in captions)), np.int32)
+    for row, caption in enumerate(captions):
+        ids[row, :len(caption)] = caption
+    return ids, [records.vocabulary.decode(c) for c in captions]
+
+
+def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, steps: int | None = None,
+                    checkpoint_every: int = 1000, sample_every: int = 1000, seed: int = 0,
+                    resume: bool = True, damsm_weights=None, stream_weights=None,
+                    verbose="auto", samples=None) -> dict:
+    """Trains MirrorGAN (spec §8) with the pretrained encoders of the run (or the given
+    weight files) and writes the EMA generator, sample grids and TensorBoard logs.
+
+    ``steps`` defaults to ``train.max_epoch`` epochs. ``samples``: ``(ids [K, T], texts)`` of
+    the captions the sample grids show (default: 8 test captions). Returns a summary dict.
+    """
+    files, start = RunFiles(run_dir), time.time()
+    train, test = read_splits(config)
+    vocab_size = train.vocabulary.size
+    write_run_config(files, config, vocab_size)
+    damsm_weights = Path(damsm_weights or files.damsm)
+    stream_weights = Path(stream_weights or files.stream)
+    _require(damsm_weights, "recipes/pretrain_damsm.py")
+    if config.train.lambda_stream > 0:
+        _require(stream_weights, "recipes/pretrain_stream.py")
+    strategy = strategy or tf.distribute.get_strategy()
+    steps = steps or config.train.max_epoch * epoch_steps(train, config.train.batch_size)
+    with strategy.scope():
+        damsm = build_damsm(config, vocab_size, damsm_weights)
+        stream = (build_stream(config, vocab_size, stream_weights)
+                  if config.train.lambda_stream > 0 else None)
+        gan = MirrorGAN.from_mirrorgan_config(config, damsm.text_encoder, stream,
+                                              damsm.image_encoder, seed=seed)
+        gan.compile(*adam_optimizers(config.train, config.generator.stages))
+        gan.initialize(config.text.words_num)
+    ids, texts = samples or sample_captions(test, 8)
+    grid = SampleGrid(ids, texts, files.samples, sample_every, str(files.logs / "samples"))
+    history = _fit_stage(gan, "mirrorgan", files, config, train, "gan", steps,
+                         min(checkpoint_every, steps), seed, resume, [grid], verbose)
+    gan.sync_ema_generator().save_weights(files.generator)
+    return _summary(history, {}, start, steps=steps)
+
+
+def load_generator(config: MirrorGANConfig, weights_file) -> GLAMGenerator:
+    """The saved EMA generator of a run."""
+    generator = GLAMGenerator.from_generator_config(config.generator, name="generator")
+    dim = config.text.embedding_dim
+    words = tf.zeros((1, config.text.words_num, dim))
+    generator(tf.zeros((1, dim)), words, tf.ones((1, config.text.words_num), tf.bool))
+    generator.load_weights(weights_file)
+    return generator
+
+
+def redescription_loss(config: MirrorGANConfig, run_dir, records, count: int = 512,
+                       batch_size: int = 64, seed: int = 100) -> dict:
+    """STREAM's caption cross-entropy on real images and on images the EMA generator makes
+    from the same captions (first caption of up to ``count`` images of ``records``).
+
+    The gap between the two says how much of a caption the generated image still carries.
+    """
+    files = RunFiles(run_dir)
+    vocab_size = records.vocabulary.size
+    damsm = build_damsm(config, vocab_size, files.damsm)
+    stream = build_stream(config, vocab_size, files.stream)
+    generator = load_generator(config, files.generator)
+    dataset = make_config_dataset(records, config, "gan", training=False).unbatch()
+    dataset = dataset.take(count).batch(batch_size)
+    rng = np.random.default_rng(seed)
+    real, generated, weights = [], [], []
+    for batch in dataset:
+        captions = batch["captions"]
+        words, sentence = damsm.text_encoder(captions, training=False)
+        noise = rng.standard_normal((len(captions), generator.z_dim)).astype(np.float32)
+        eps = rng.standard_normal((len(captions), generator.condition_dim)).astype(np.float32)
+        images = generator(sentence, words, captions != 0, noise=noise, condition_noise=eps,
+                           training=False)["images"][-1]
+        real.append(float(stream.caption_loss(batch["images"][-1], captions, training=False)))
+        generated.append(float(stream.caption_loss(images, captions, training=False)))
+        weights.append(float(tf.reduce_sum(tf.cast(captions != 0, tf.float32))))
+    return {"images": int(sum(len(b["keys"]) for b in dataset)),
+            "stream_ce_real": float(np.average(real, weights=weights)),
+            "stream_ce_generated": float(np.average(generated, weights=weights))}
+
+
+def _require(path: Path, recipe: str):
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run `python {recipe}` with the same "
+                                "--run_dir first, or pass the weights file")
+
+
+def _summary(history, test_losses: dict, start: float, **values) -> dict:
+    final = {k: float(v[-1]) for k, v in history.history.items()} if history else {}
+    return {**values, "seconds": round(time.time() - start, 1), "train": final,
+            "test": {k: float(v) for k, v in test_losses.items()}}

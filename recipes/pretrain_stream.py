@@ -1,0 +1,35 @@
+"""Pretrains the STREAM captioner on real images, spec §7.
+
+    python recipes/pretrain_stream.py --preset cub --data_dir data/birds --run_dir runs/cub
+
+Writes <run_dir>/stream.weights.h5 and prints the test cross-entropy (check it before GAN
+training). Uses the vocabulary of the data set, the same one DAMSM uses.
+"""
+
+import json
+
+from absl import app, flags
+
+from mirrorgan_keras import cli, workflows
+
+cli.define_common_flags("cub")
+flags.adopt_module_key_flags(cli)  # list the shared flags in --help
+flags.DEFINE_integer("epochs", None, "Epochs (default: the preset's stream.epochs).")
+flags.DEFINE_string("backbone_weights", None,
+                    'ResNet-152 weights: "imagenet" (download), a local file, or "none".')
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    del argv
+    stage = {}
+    if FLAGS.backbone_weights is not None:
+        stage["stream.weights"] = cli.backbone_weights(FLAGS.backbone_weights)
+    config = cli.config_from_flags("stream.batch_size", **stage)
+    summary = workflows.pretrain_stream(config, cli.run_dir(), cli.strategy(), FLAGS.epochs,
+                                        FLAGS.seed, FLAGS.resume, cli.verbosity())
+    print(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    app.run(main)

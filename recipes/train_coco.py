@@ -1,0 +1,19 @@
+"""Trains MirrorGAN on COCO with the "coco" preset (spec §1, §8).
+
+    python recipes/pretrain_damsm.py --preset coco --data_dir data/coco --run_dir runs/coco
+    python recipes/pretrain_stream.py --preset coco --data_dir data/coco --run_dir runs/coco
+    python recipes/train_coco.py --data_dir data/coco --run_dir runs/coco
+
+Checkpoints every --checkpoint_every steps and resumes by default; --strategy mirrored uses
+every visible GPU. See README.md for all flags.
+"""
+
+from absl import app, flags
+
+from mirrorgan_keras import cli
+
+cli.define_gan_flags("coco")
+flags.adopt_module_key_flags(cli)  # list the shared flags in --help
+
+if __name__ == "__main__":
+    app.run(cli.gan_main)

@@ -1,0 +1,65 @@
+"""The three stages end to end on a tiny synthetic-birds set, and their error messages."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from mirrorgan_keras import workflows
+from mirrorgan_keras.config import override
+from mirrorgan_keras.data import DatasetLayoutError, load_split
+from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds
+from tests.models.factories import tiny_config
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("birds")
+    generate_synthetic_birds(data_dir / "set", num_train=24, num_test=12, image_size=64,
+                             num_workers=1)
+    values = {"data.dataset": "synthetic_birds", "data.data_dir": str(data_dir / "set"),
+              "text.words_num": 18, "train.batch_size": 4, "damsm.batch_size": 4,
+              "stream.batch_size": 4}
+    return override(tiny_config(), values)
+
+
+def test_three_stages_write_their_files_and_resume(config, tmp_path):
+    damsm = workflows.pretrain_damsm(config, tmp_path, epochs=1, verbose=0)
+    stream = workflows.pretrain_stream(config, tmp_path, epochs=1, verbose=0)
+    gan = workflows.train_mirrorgan(config, tmp_path, steps=2, checkpoint_every=1,
+                                    sample_every=1, verbose=0)
+    files = workflows.RunFiles(tmp_path)
+    for path in (files.damsm, files.stream, files.generator, files.samples / "step_0000002.png"):
+        assert path.exists(), path
+    assert damsm["test"]["loss"] > 0 and stream["test"]["loss"] > 0
+    assert gan["steps"] == 2 and "g_loss" in gan["train"]
+    recorded = json.loads(files.config.read_text())
+    assert recorded["config"]["generator"]["ngf"] == 8 and recorded["vocab_size"] > 10
+    workflows.train_mirrorgan(config, tmp_path, steps=3, checkpoint_every=1, sample_every=1,
+                              verbose=0)  # resumes at step 2
+    assert sorted(p.name for p in files.checkpoints("mirrorgan").iterdir())[-1] == "ckpt-000000003"
+    test = load_split(config.data, config.text, "test")
+    scores = workflows.redescription_loss(config, tmp_path, test, count=8, batch_size=4)
+    assert scores["images"] == 8
+    assert np.isfinite(scores["stream_ce_real"]) and np.isfinite(scores["stream_ce_generated"])
+
+
+def test_missing_data_set_says_where_to_get_it(config, tmp_path):
+    missing = dataclasses.replace(config, data=dataclasses.replace(
+        config.data, dataset="birds", data_dir=str(tmp_path / "nowhere")))
+    with pytest.raises(DatasetLayoutError, match="CUB-200-2011"):
+        workflows.pretrain_damsm(missing, tmp_path / "run", epochs=1, verbose=0)
+
+
+def test_gan_without_pretrained_encoders_names_the_recipe(config, tmp_path):
+    with pytest.raises(FileNotFoundError, match="pretrain_damsm.py"):
+        workflows.train_mirrorgan(config, tmp_path, steps=1, verbose=0)
+
+
+def test_sample_captions_are_padded_ids_with_text(config):
+    test = load_split(config.data, config.text, "test")
+    ids, texts = workflows.sample_captions(test, 3)
+    assert ids.shape[0] == 3 and len(texts) == 3
+    assert all(len(t.split()) == int(np.count_nonzero(row)) for t, row in zip(texts, ids,
+                                                                           strict=True))
