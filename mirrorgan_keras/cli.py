@@ -104,7 +104,8 @@ def gan_main(argv, distribution=None):
                                "generator.sentence_attention": FLAGS.sentence_attention},
     )
     summary = workflows.train_mirrorgan(
-        config, run_dir(), distribution or strategy(), FLAGS.steps, FLAGS.checkpoint_every, FLAGS.sample_every,
-        FLAGS.seed, FLAGS.resume, FLAGS.damsm_weights, FLAGS.stream_weights, verbosity(),
+        config, run_dir(), distribution or strategy(), FLAGS.steps, FLAGS.checkpoint_every,
+        FLAGS.sample_every, FLAGS.seed, FLAGS.resume, FLAGS.damsm_weights, FLAGS.stream_weights,
+        verbosity(),
     )
     print(json.dumps(summary, indent=1))

@@ -84,7 +84,10 @@ class StreamConfig:
     embed_size: int = 256
     hidden_size: int = 512
     bn_momentum: float = 0.99  # PyTorch momentum 0.01
-    freeze_backbone: bool = True  # False for the "small" backbone, trained from scratch
+    freeze_backbone: bool = True
+    # Without pretrained weights: epochs of training the CNN to predict its caption's words
+    # before it is frozen (models.WordPresencePretrainer); 0 = none.
+    word_pretraining_epochs: int = 0
     max_caption_length: int = 20  # greedy sampling length
     learning_rate: float = 1e-3
     batch_size: int = 128
@@ -191,7 +194,7 @@ def _birds_tiny() -> MirrorGANConfig:
         ),
         stream=StreamConfig(
             backbone="small", weights=None, image_size=64, embed_size=64, hidden_size=128,
-            freeze_backbone=False, batch_size=32, epochs=5,
+            word_pretraining_epochs=4, learning_rate=2e-3, batch_size=32, epochs=20,
         ),
         # A short CPU run: a faster moving average (horizon ~100 steps instead of ~1000).
         train=TrainConfig(batch_size=32, max_epoch=25, snapshot_interval=5, ema_decay=0.99),

@@ -37,6 +37,7 @@ from mirrorgan_keras.models import (
     DAMSMLearningRate,
     GLAMGenerator,
     MirrorGAN,
+    WordPresencePretrainer,
     adam_optimizers,
 )
 from mirrorgan_keras.training import fit_resumable
@@ -168,8 +169,11 @@ def pretrain_stream(config: MirrorGANConfig, run_dir, strategy=None, epochs: int
                     seed: int = 0, resume: bool = True, verbose="auto") -> dict:
     """Trains the STREAM captioner on real images (spec §7) and writes ``stream.weights.h5``.
 
-    Returns a summary dict with the test cross-entropy (sanity-check it before GAN training:
-    a captioner that cannot describe real images cannot guide the generator).
+    With ``stream.word_pretraining_epochs`` the CNN is first trained to predict its caption's
+    words (:class:`~mirrorgan_keras.models.WordPresencePretrainer`), then frozen. Returns a
+    summary dict with the test cross-entropy on the true images and on mismatched ones
+    (``image_dependence`` = their difference: a captioner that ignores the image cannot
+    guide the generator; check it before GAN training).
     """
     files, start = RunFiles(run_dir), time.time()
     train, test = read_splits(config)
@@ -182,12 +186,53 @@ def pretrain_stream(config: MirrorGANConfig, run_dir, strategy=None, epochs: int
         stream.compile(optimizer=keras.optimizers.Adam(config.stream.learning_rate),
                        jit_compile=False)
         stream.optimizer.build(stream.trainable_weights)
+    fresh = not (resume and TrainingCheckpoint(files.checkpoints("stream"), [], {}).checkpoints())
+    if config.stream.word_pretraining_epochs and fresh:
+        _pretrain_backbone_on_words(stream, config, train, strategy, seed, verbose)
     history = _fit_stage(stream, "stream", files, config, train, "stream", epochs * per_epoch,
                          per_epoch, seed, resume, (), verbose)
     stream.save_weights(files.stream)
-    test_losses = stream.evaluate(make_config_dataset(test, config, "stream", training=False),
-                                  verbose=0, return_dict=True)
-    return _summary(history, test_losses, start, epochs=epochs)
+    test_batches = make_config_dataset(test, config, "stream", training=False)
+    real, mismatched = caption_losses(stream, test_batches, [_final_images, _mismatched_images])
+    return _summary(history, {"loss": real, "loss_mismatched_images": mismatched,
+                              "image_dependence": mismatched - real}, start, epochs=epochs)
+
+
+def _pretrain_backbone_on_words(stream: STREAM, config, records, strategy, seed, verbose):
+    backbone = stream.encoder.backbone
+    with strategy.scope():
+        pretrainer = WordPresencePretrainer(stream.encoder, records.vocabulary.size)
+        backbone.trainable = True
+        pretrainer.compile(optimizer=keras.optimizers.Adam(config.stream.learning_rate),
+                           jit_compile=False)
+    dataset = make_config_dataset(records, config, "stream", training=True, seed=seed + 1)
+    pretrainer.fit(dataset, epochs=config.stream.word_pretraining_epochs,
+                   steps_per_epoch=epoch_steps(records, config.stream.batch_size),
+                   verbose=verbose)
+    backbone.trainable = False
+
+
+def _final_images(batch):
+    return batch["images"][-1]
+
+
+def _mismatched_images(batch):
+    """Each caption paired with the previous image of the batch."""
+    return tf.roll(batch["images"][-1], 1, axis=0)
+
+
+def caption_losses(stream: STREAM, batches, image_sources) -> list[float]:
+    """STREAM's caption cross-entropy over ``batches`` (dicts with ``captions``), once per
+    function in ``image_sources`` (batch → images to describe), averaged over all real words."""
+    totals, words = np.zeros(len(image_sources)), 0.0
+    for batch in batches:
+        captions = batch["captions"]
+        count = float(tf.reduce_sum(tf.cast(captions != 0, tf.float32)))
+        for i, source in enumerate(image_sources):
+            loss = stream.caption_loss(source(batch), captions, training=False)
+            totals[i] += float(loss) * count
+        words += count
+    return list(totals / max(words, 1.0))
 
 
 def sample_captions(records, count: int) -> tuple[np.ndarray, list[str]]:
@@ -250,33 +295,34 @@ def load_generator(config: MirrorGANConfig, weights_file) -> GLAMGenerator:
 
 def redescription_loss(config: MirrorGANConfig, run_dir, records, count: int = 512,
                        batch_size: int = 64, seed: int = 100) -> dict:
-    """STREAM's caption cross-entropy on real images and on images the EMA generator makes
-    from the same captions (first caption of up to ``count`` images of ``records``).
+    """STREAM's caption cross-entropy on real images, on images the EMA generator makes from
+    the same captions, and on mismatched real images (first caption of up to ``count`` images).
 
-    The gap between the two says how much of a caption the generated image still carries.
+    Generated close to real and far below mismatched means the images carry their captions.
     """
     files = RunFiles(run_dir)
     vocab_size = records.vocabulary.size
     damsm = build_damsm(config, vocab_size, files.damsm)
     stream = build_stream(config, vocab_size, files.stream)
     generator = load_generator(config, files.generator)
-    dataset = make_config_dataset(records, config, "gan", training=False).unbatch()
-    dataset = dataset.take(count).batch(batch_size)
     rng = np.random.default_rng(seed)
-    real, generated, weights = [], [], []
-    for batch in dataset:
+    batches = []
+    dataset = make_config_dataset(records, config, "gan", training=False).unbatch()
+    for batch in dataset.take(count).batch(batch_size):
         captions = batch["captions"]
         words, sentence = damsm.text_encoder(captions, training=False)
         noise = rng.standard_normal((len(captions), generator.z_dim)).astype(np.float32)
         eps = rng.standard_normal((len(captions), generator.condition_dim)).astype(np.float32)
-        images = generator(sentence, words, captions != 0, noise=noise, condition_noise=eps,
-                           training=False)["images"][-1]
-        real.append(float(stream.caption_loss(batch["images"][-1], captions, training=False)))
-        generated.append(float(stream.caption_loss(images, captions, training=False)))
-        weights.append(float(tf.reduce_sum(tf.cast(captions != 0, tf.float32))))
-    return {"images": int(sum(len(b["keys"]) for b in dataset)),
-            "stream_ce_real": float(np.average(real, weights=weights)),
-            "stream_ce_generated": float(np.average(generated, weights=weights))}
+        generated = generator(sentence, words, captions != 0, noise=noise,
+                              condition_noise=eps, training=False)["images"][-1]
+        batches.append({"captions": captions, "images": batch["images"],
+                        "generated": generated})
+    real, mismatched, generated = caption_losses(
+        stream, batches, [_final_images, _mismatched_images, lambda batch: batch["generated"]]
+    )
+    return {"images": int(sum(len(b["captions"]) for b in batches)),
+            "stream_ce_real": real, "stream_ce_generated": generated,
+            "stream_ce_mismatched": mismatched}
 
 
 def _require(path: Path, recipe: str):

@@ -95,3 +95,13 @@ def test_make_strategy():
     assert isinstance(distribute.make_strategy("one_device"), tf.distribute.OneDeviceStrategy)
     with pytest.raises(ValueError, match="unknown strategy"):
         distribute.make_strategy("tpu")
+
+
+def test_clipping_uses_the_dense_norm_of_embedding_gradients():
+    """A repeated word's IndexedSlices rows must be summed before the norm, as PyTorch does."""
+    slices = tf.IndexedSlices(tf.constant([[3.0, 0.0], [3.0, 0.0]]), tf.constant([1, 1]),
+                              tf.constant([4, 2]))
+    (clipped,) = distribute.clip_by_global_norm([slices], 100.0)
+    np.testing.assert_allclose(np.asarray(clipped)[1], [6.0, 0.0])
+    (clipped,) = distribute.clip_by_global_norm([slices], 3.0)
+    assert float(tf.norm(clipped)) == pytest.approx(3.0)

@@ -89,12 +89,16 @@ class CaptionImageEncoder(keras.layers.Layer):
         self.norm.build((images_shape[0], self.embed_size))
         self.built = True
 
-    def call(self, images, training=None):
+    def backbone_features(self, images, training=None):
+        """Resize, preprocess and run the CNN: ``[B, H, W, 3]`` in [-1, 1] → ``[B, F]``."""
         images = ops.image.resize(images, (self.image_size, self.image_size), "bilinear")
         if self.backbone_name == "resnet152":
             images = keras.applications.resnet.preprocess_input((images + 1.0) * 127.5)
-        backbone_training = False if self.freeze_backbone else training
-        features = self.backbone(images, training=backbone_training)
+        backbone_training = training if self.backbone.trainable else False
+        return self.backbone(images, training=backbone_training)
+
+    def call(self, images, training=None):
+        features = self.backbone_features(images, training=training)
         return self.norm(self.projection(features), training=training)
 
     def compute_output_shape(self, images_shape):

@@ -3,6 +3,14 @@
 from mirrorgan_keras.models.damsm import DAMSM, DAMSMLearningRate
 from mirrorgan_keras.models.generator import GLAMGenerator
 from mirrorgan_keras.models.mirrorgan import MirrorGAN, adam_optimizers
-from mirrorgan_keras.models.stream import STREAM
+from mirrorgan_keras.models.stream import STREAM, WordPresencePretrainer
 
-__all__ = ["DAMSM", "DAMSMLearningRate", "GLAMGenerator", "MirrorGAN", "STREAM", "adam_optimizers"]
+__all__ = [
+    "DAMSM",
+    "STREAM",
+    "DAMSMLearningRate",
+    "GLAMGenerator",
+    "MirrorGAN",
+    "WordPresencePretrainer",
+    "adam_optimizers",
+]

@@ -89,3 +89,48 @@ class STREAM(keras.Model):
         for key in ("encoder", "decoder"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+class WordPresencePretrainer(keras.Model):
+    """Trains a captioner's CNN to tell which words its image's caption contains.
+
+    A stand-in for ImageNet pretraining on presets whose small backbone starts from scratch (no
+    downloads): trained end to end by the caption loss alone, such a CNN stays uninformative
+    and the decoder learns a pure language model that ignores the image. This model adds a
+    dense head over the vocabulary on the backbone's pooled features and minimises the
+    multi-label sigmoid cross-entropy against the caption's words (summed over the vocabulary,
+    averaged over the global batch). Afterwards the backbone is frozen and STREAM trains on top,
+    as the reference does on ImageNet features.
+
+    Call :meth:`fit` on STREAM batches (``images``, ``captions``); the encoder's backbone is
+    made trainable for it.
+    """
+
+    def __init__(self, encoder: CaptionImageEncoder, vocab_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.vocab_size = vocab_size
+        self.word_logits = keras.layers.Dense(vocab_size, name="word_logits")
+        self.loss_tracker = keras.metrics.Mean(name="word_loss")
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    def call(self, images, training=None):
+        return self.word_logits(self.encoder.backbone_features(images, training=training))
+
+    def train_step(self, batch):
+        captions = batch["captions"]
+        present = tf.reduce_max(tf.one_hot(captions, self.vocab_size), axis=1)
+        present = tf.concat([tf.zeros_like(present[:, :1]), present[:, 1:]], axis=1)  # no padding
+        with tf.GradientTape() as tape:
+            logits = self(final_images(batch), training=True)
+            per_image = tf.reduce_sum(
+                tf.nn.sigmoid_cross_entropy_with_logits(present, logits), axis=-1
+            )
+            loss = distribute.distributed_mean(per_image)
+        weights = self.trainable_weights
+        self.optimizer.apply(tape.gradient(loss, weights), weights)
+        self.loss_tracker.update_state(distribute.global_sum(loss))
+        return {"word_loss": self.loss_tracker.result()}

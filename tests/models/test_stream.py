@@ -1,0 +1,56 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mirrorgan_keras.layers import CaptionImageEncoder
+from mirrorgan_keras.models import WordPresencePretrainer
+from tests.models.factories import VOCAB, batches_from, build_stream, tiny_config
+
+
+def test_stream_fits_a_fixed_batch():
+    config = tiny_config()
+    stream = build_stream(config)
+    dataset = batches_from(config, 4, steps=1).repeat(20)
+    history = stream.fit(dataset, epochs=1, verbose=0)
+    first = stream.evaluate(batches_from(config, 4, steps=1), verbose=0, return_dict=True)
+    assert np.isfinite(history.history["loss"][-1])
+    stream.fit(dataset, epochs=2, verbose=0)
+    later = stream.evaluate(batches_from(config, 4, steps=1), verbose=0, return_dict=True)
+    assert later["loss"] < first["loss"]
+
+
+def test_greedy_captions_have_the_requested_length():
+    config = tiny_config()
+    stream = build_stream(config)
+    images = np.zeros((3, 32, 32, 3), np.float32)
+    stream(images, np.ones((3, 4), np.int32))
+    assert stream.generate(images, max_length=5).shape == (3, 5)
+
+
+def test_word_presence_pretraining_trains_only_the_backbone_and_its_head():
+    config = tiny_config()
+    stream = build_stream(config)
+    stream(np.zeros((2, 32, 32, 3), np.float32), np.ones((2, 8), np.int32))
+    encoder = stream.encoder
+    encoder.backbone.trainable = True
+    pretrainer = WordPresencePretrainer(encoder, VOCAB)
+    pretrainer.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=False)
+    projection = np.asarray(encoder.projection.kernel).copy()
+    backbone = [np.asarray(w).copy() for w in encoder.backbone.trainable_weights]
+    dataset = batches_from(config, 4, steps=1).repeat(30)
+    losses = pretrainer.fit(dataset, epochs=2, verbose=0).history["word_loss"]
+    assert losses[-1] < losses[0]
+    np.testing.assert_array_equal(np.asarray(encoder.projection.kernel), projection)
+    assert any(not np.array_equal(a, np.asarray(b))
+               for a, b in zip(backbone, encoder.backbone.trainable_weights, strict=True))
+
+
+@pytest.mark.slow
+def test_resnet_encoder_applies_its_own_preprocessing():
+    encoder = CaptionImageEncoder(weights=None)
+    images = tf.random.uniform((2, 64, 64, 3), -1.0, 1.0)
+    assert encoder(images).shape == (2, 256)
+    assert len(encoder.trainable_weights) == 4  # projection and batch norm only
+    restored = CaptionImageEncoder.from_config({**encoder.get_config(), "weights": "imagenet"})
+    assert restored.weights_source is None  # loading never downloads
