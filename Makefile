@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check mirrorgan_keras tests recipes benchmarks
 
 test: lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

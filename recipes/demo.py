@@ -24,8 +24,8 @@ from mirrorgan_keras.data.synthetic_birds import COLOURS, generate_synthetic_bir
 cli.define_common_flags("birds_tiny")
 flags.adopt_module_key_flags(cli)  # list the shared flags in --help
 flags.DEFINE_integer("damsm_epochs", 6, "DAMSM pretraining epochs.")
-flags.DEFINE_integer("stream_epochs", 5, "STREAM pretraining epochs.")
-flags.DEFINE_integer("gan_steps", 1800, "MirrorGAN training steps.")
+flags.DEFINE_integer("stream_epochs", None, "STREAM pretraining epochs (default: the preset's).")
+flags.DEFINE_integer("gan_steps", 2400, "MirrorGAN training steps.")
 flags.DEFINE_integer("num_train", 2400, "Synthetic training images.")
 flags.DEFINE_integer("num_test", 600, "Synthetic test images.")
 flags.DEFINE_integer("image_size", 96, "Side of the drawn synthetic images.")
