@@ -139,16 +139,21 @@ def _fit_stage(model, stage: str, files: RunFiles, config, records, purpose: str
                          verbose)
 
 
+def _open_stage(config: MirrorGANConfig, run_dir, strategy):
+    """Common start of a stage: run files, start time, (train, test) records, strategy."""
+    files, start = RunFiles(run_dir), time.time()
+    train, test = read_splits(config)
+    write_run_config(files, config, train.vocabulary.size)
+    return files, start, train, test, strategy or tf.distribute.get_strategy()
+
+
 def pretrain_damsm(config: MirrorGANConfig, run_dir, strategy=None, epochs: int | None = None,
                    seed: int = 0, resume: bool = True, verbose="auto") -> dict:
     """Trains STEM + the DAMSM image encoder (spec §4) and writes ``damsm.weights.h5``.
 
     Returns a summary dict (epochs, seconds, final train and test losses).
     """
-    files, start = RunFiles(run_dir), time.time()
-    train, test = read_splits(config)
-    write_run_config(files, config, train.vocabulary.size)
-    strategy = strategy or tf.distribute.get_strategy()
+    files, start, train, test, strategy = _open_stage(config, run_dir, strategy)
     epochs = epochs or config.damsm.epochs
     per_epoch = epoch_steps(train, config.damsm.batch_size)
     with strategy.scope():
@@ -175,10 +180,7 @@ def pretrain_stream(config: MirrorGANConfig, run_dir, strategy=None, epochs: int
     (``image_dependence`` = their difference: a captioner that ignores the image cannot
     guide the generator; check it before GAN training).
     """
-    files, start = RunFiles(run_dir), time.time()
-    train, test = read_splits(config)
-    write_run_config(files, config, train.vocabulary.size)
-    strategy = strategy or tf.distribute.get_strategy()
+    files, start, train, test, strategy = _open_stage(config, run_dir, strategy)
     epochs = epochs or config.stream.epochs
     per_epoch = epoch_steps(train, config.stream.batch_size)
     with strategy.scope():
@@ -256,16 +258,13 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, steps: int 
     ``steps`` defaults to ``train.max_epoch`` epochs. ``samples``: ``(ids [K, T], texts)`` of
     the captions the sample grids show (default: 8 test captions). Returns a summary dict.
     """
-    files, start = RunFiles(run_dir), time.time()
-    train, test = read_splits(config)
+    files, start, train, test, strategy = _open_stage(config, run_dir, strategy)
     vocab_size = train.vocabulary.size
-    write_run_config(files, config, vocab_size)
     damsm_weights = Path(damsm_weights or files.damsm)
     stream_weights = Path(stream_weights or files.stream)
     _require(damsm_weights, "recipes/pretrain_damsm.py")
     if config.train.lambda_stream > 0:
         _require(stream_weights, "recipes/pretrain_stream.py")
-    strategy = strategy or tf.distribute.get_strategy()
     steps = steps or config.train.max_epoch * epoch_steps(train, config.train.batch_size)
     with strategy.scope():
         damsm = build_damsm(config, vocab_size, damsm_weights)

@@ -130,7 +130,7 @@ class WordPresencePretrainer(keras.Model):
                 tf.nn.sigmoid_cross_entropy_with_logits(present, logits), axis=-1
             )
             loss = distribute.distributed_mean(per_image)
-        weights = self.trainable_weights
+        weights = self.encoder.backbone.trainable_weights + self.word_logits.trainable_weights
         self.optimizer.apply(tape.gradient(loss, weights), weights)
         self.loss_tracker.update_state(distribute.global_sum(loss))
         return {"word_loss": self.loss_tracker.result()}
