@@ -62,3 +62,11 @@ def conv_norm_act(hidden, filters: int, strides: int, index: int):
     hidden = keras.layers.BatchNormalization(epsilon=BN_EPSILON, synchronized=True,
                                              name=f"norm{index}")(hidden)
     return keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"act{index}")(hidden)
+
+
+def check_backbone(backbone: str, choices: tuple[str, ...], weights) -> None:
+    """Rejects an unknown backbone name, and pretrained weights for the "small" backbone."""
+    if backbone not in choices:
+        raise ValueError(f"backbone must be one of {choices}, got {backbone!r}")
+    if backbone == "small" and weights is not None:
+        raise ValueError("the small backbone has no pretrained weights; use weights=None")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from mirrorgan_keras.layers._common import conv_norm_act
+from mirrorgan_keras.layers._common import check_backbone, conv_norm_act
 
 BACKBONES = ("resnet152", "small")
 
@@ -64,10 +64,7 @@ class CaptionImageEncoder(keras.layers.Layer):
                  weights: str | None = "imagenet", image_size: int = 224,
                  bn_momentum: float = 0.99, freeze_backbone: bool = True, **kwargs):
         super().__init__(**kwargs)
-        if backbone not in BACKBONES:
-            raise ValueError(f"backbone must be one of {BACKBONES}, got {backbone!r}")
-        if backbone == "small" and weights is not None:
-            raise ValueError("the small backbone has no pretrained weights; use weights=None")
+        check_backbone(backbone, BACKBONES, weights)
         self.embed_size = embed_size
         self.backbone_name = backbone
         self.weights_source = weights

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from mirrorgan_keras.layers._common import conv_norm_act, uniform
+from mirrorgan_keras.layers._common import check_backbone, conv_norm_act, uniform
 
 BACKBONES = ("inception_v3", "small")
 
@@ -70,10 +70,7 @@ class RegionImageEncoder(keras.layers.Layer):
                  weights: str | None = "imagenet", image_size: int = 299,
                  freeze_backbone: bool = True, **kwargs):
         super().__init__(**kwargs)
-        if backbone not in BACKBONES:
-            raise ValueError(f"backbone must be one of {BACKBONES}, got {backbone!r}")
-        if backbone == "small" and weights is not None:
-            raise ValueError("the small backbone has no pretrained weights; use weights=None")
+        check_backbone(backbone, BACKBONES, weights)
         self.embedding_dim = embedding_dim
         self.backbone_name = backbone
         self.weights_source = weights
