@@ -35,6 +35,13 @@ def image_grid(rows: list[list[np.ndarray]], pad: int = 2, min_cell: int = 0) ->
     return grid
 
 
+def draw_noise(generator, count: int, rng: np.random.Generator):
+    """Host-side noise for ``count`` samples: z ``[count, z_dim]`` and CA eps
+    ``[count, condition_dim]``, float32 from ``rng``."""
+    return tuple(rng.standard_normal((count, width)).astype(np.float32)
+                 for width in (generator.z_dim, generator.condition_dim))
+
+
 class SampleGrid(keras.callbacks.Callback):
     """Every ``every_steps`` steps, renders fixed captions with fixed noise through the EMA
     generator of a :class:`~mirrorgan_keras.models.MirrorGAN`.
@@ -68,9 +75,7 @@ class SampleGrid(keras.callbacks.Callback):
         gan = self.model
         generator = gan.sync_ema_generator()
         count = len(self.captions)
-        rng = np.random.default_rng(self.seed)
-        noise = rng.standard_normal((count, generator.z_dim)).astype(np.float32)
-        condition_noise = rng.standard_normal((count, generator.condition_dim)).astype(np.float32)
+        noise, condition_noise = draw_noise(generator, count, np.random.default_rng(self.seed))
         words, sentence = gan.text_encoder(self.captions, training=False)
         outputs = generator(sentence, words, self.captions != 0, noise=noise,
                             condition_noise=condition_noise, training=False)

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mirrorgan_keras.callbacks import SampleGrid
+from mirrorgan_keras.callbacks import SampleGrid, draw_noise
 from mirrorgan_keras.checkpoint import TrainingCheckpoint, training_state
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data import DatasetLayoutError, load_split, make_config_dataset
@@ -237,11 +237,13 @@ def caption_losses(stream: STREAM, batches, image_sources) -> list[float]:
     return list(totals / max(words, 1.0))
 
 
-def sample_captions(records, count: int) -> tuple[np.ndarray, list[str]]:
-    """The first caption of ``count`` images spread over ``records``: ids ``[count, T]`` padded
-    to the longest, and their text."""
+def sample_captions(records, count: int, choose=None) -> tuple[np.ndarray, list[str]]:
+    """One caption of each of ``count`` images spread over ``records``: ids ``[count, T]``
+    padded to the longest, and their text. ``choose`` picks it from an image's captions (word
+    id lists); default the first."""
+    choose = choose or (lambda captions: captions[0])
     picks = np.linspace(0, len(records) - 1, count).astype(int)
-    captions = [records.captions[i][0] for i in picks]
+    captions = [choose(records.captions[i]) for i in picks]
     ids = np.zeros((count, max(len(c) for c in captions)), np.int32)
     for row, caption in enumerate(captions):
         ids[row, :len(caption)] = caption
@@ -310,8 +312,7 @@ def redescription_loss(config: MirrorGANConfig, run_dir, records, count: int = 5
     for batch in dataset.take(count).batch(batch_size):
         captions = batch["captions"]
         words, sentence = damsm.text_encoder(captions, training=False)
-        noise = rng.standard_normal((len(captions), generator.z_dim)).astype(np.float32)
-        eps = rng.standard_normal((len(captions), generator.condition_dim)).astype(np.float32)
+        noise, eps = draw_noise(generator, len(captions), rng)
         generated = generator(sentence, words, captions != 0, noise=noise,
                               condition_noise=eps, training=False)["images"][-1]
         batches.append({"captions": captions, "images": batch["images"],

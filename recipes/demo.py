@@ -14,7 +14,6 @@ import shutil
 import time
 from pathlib import Path
 
-import numpy as np
 from absl import app, flags
 
 from mirrorgan_keras import cli, workflows
@@ -37,14 +36,12 @@ def colourful_captions(records, count: int):
     """For ``count`` test images spread over the split, the caption naming the most colours:
     ids ``[count, T]`` and texts."""
     colours = set(COLOURS)
-    picks = np.linspace(0, len(records) - 1, count).astype(int)
-    chosen = [max(records.captions[i],
-                  key=lambda c: sum(w in colours for w in records.vocabulary.decode(c).split()))
-              for i in picks]
-    ids = np.zeros((count, max(map(len, chosen))), np.int32)
-    for row, caption in enumerate(chosen):
-        ids[row, :len(caption)] = caption
-    return ids, [records.vocabulary.decode(c) for c in chosen]
+
+    def most_colourful(captions):
+        return max(captions, key=lambda c: sum(
+            w in colours for w in records.vocabulary.decode(c).split()))
+
+    return workflows.sample_captions(records, count, most_colourful)
 
 
 def timed(phases: dict, name: str, function, *args, **kwargs):
