@@ -76,10 +76,7 @@ class TrainingCheckpoint:
 
     def checkpoints(self) -> list[Path]:
         """Complete checkpoints, oldest first."""
-        if not self.directory.is_dir():
-            return []
-        found = [p for p in self.directory.iterdir() if _NAME.match(p.name) and p.is_dir()]
-        return sorted(found, key=lambda p: int(_NAME.match(p.name).group(1)))
+        return list_checkpoints(self.directory)
 
     def restore_latest(self) -> int | None:
         """Restores the newest checkpoint; returns its step, or None when there is none."""
@@ -113,6 +110,15 @@ class TrainingCheckpoint:
     def _prune(self):
         for old in self.checkpoints()[: -self.keep]:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def list_checkpoints(directory: str | os.PathLike) -> list[Path]:
+    """The complete ``ckpt-<step>`` directories in ``directory``, oldest first."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    found = [p for p in directory.iterdir() if _NAME.match(p.name) and p.is_dir()]
+    return sorted(found, key=lambda p: int(_NAME.match(p.name).group(1)))
 
 
 def _config_differences(saved: Any, current: Any, prefix: str = "") -> list[tuple]:

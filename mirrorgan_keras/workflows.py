@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from mirrorgan_keras.callbacks import SampleGrid, draw_noise
-from mirrorgan_keras.checkpoint import TrainingCheckpoint, training_state
+from mirrorgan_keras.checkpoint import TrainingCheckpoint, list_checkpoints, training_state
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data import DatasetLayoutError, load_split, make_config_dataset
 from mirrorgan_keras.data import steps_per_epoch as epoch_steps
@@ -188,7 +188,7 @@ def pretrain_stream(config: MirrorGANConfig, run_dir, strategy=None, epochs: int
         stream.compile(optimizer=keras.optimizers.Adam(config.stream.learning_rate),
                        jit_compile=False)
         stream.optimizer.build(stream.trainable_weights)
-    fresh = not (resume and TrainingCheckpoint(files.checkpoints("stream"), [], {}).checkpoints())
+    fresh = not (resume and list_checkpoints(files.checkpoints("stream")))
     if config.stream.word_pretraining_epochs and fresh:
         _pretrain_backbone_on_words(stream, config, train, strategy, seed, verbose)
     history = _fit_stage(stream, "stream", files, config, train, "stream", epochs * per_epoch,
