@@ -122,9 +122,9 @@ def test_masked_accuracy_counts_only_mentioned_labels():
 def oracle_and_time():
     keras.utils.set_random_seed(0)
     images, labels = draw_labelled_birds(600, seed=0)
-    start = time.perf_counter()
+    start = time.process_time()  # CPU seconds of all threads: unaffected by other workers
     oracle = train_oracle(images, labels, epochs=25)
-    return oracle, time.perf_counter() - start
+    return oracle, time.process_time() - start
 
 
 @pytest.fixture(scope="module")
@@ -135,8 +135,8 @@ def fresh_birds():
 def test_oracle_trains_quickly_and_is_accurate_on_fresh_real_birds(oracle_and_time, fresh_birds):
     oracle, seconds = oracle_and_time
     scores = attribute_accuracy(oracle, *fresh_birds)
-    print(f"oracle: trained in {seconds:.1f} s, accuracy on fresh birds {scores}")
-    assert seconds < 60
+    print(f"oracle: trained in {seconds:.1f} CPU s, accuracy on fresh birds {scores}")
+    assert seconds < 2 * 60  # under a minute of both cores of the 2-core machine
     assert scores["mean"] > 0.9
     assert min(scores[name] for name in ORACLE_ATTRIBUTES) > 0.85
 
