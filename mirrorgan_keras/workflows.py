@@ -31,6 +31,7 @@ from mirrorgan_keras.checkpoint import TrainingCheckpoint, list_checkpoints, tra
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data import DatasetLayoutError, load_split, make_config_dataset
 from mirrorgan_keras.data import steps_per_epoch as epoch_steps
+from mirrorgan_keras.export import TextToImage
 from mirrorgan_keras.models import (
     DAMSM,
     STREAM,
@@ -335,3 +336,27 @@ def _summary(history, test_losses: dict, start: float, **values) -> dict:
     final = {k: float(v[-1]) for k, v in history.history.items()} if history else {}
     return {**values, "seconds": round(time.time() - start, 1), "train": final,
             "test": {k: float(v) for k, v in test_losses.items()}}
+
+
+def load_run_config(run_dir) -> MirrorGANConfig:
+    """The configuration a run recorded in ``<run_dir>/config.json``."""
+    files = RunFiles(run_dir)
+    _require(files.config, "a training recipe")
+    return MirrorGANConfig.from_dict(json.loads(files.config.read_text())["config"])
+
+
+def load_text_to_image(run_dir, config: MirrorGANConfig | None = None, vocabulary=None,
+                       damsm_weights=None) -> TextToImage:
+    """The run's STEM and EMA generator with the data set's tokenizer, ready to export.
+
+    ``config`` defaults to the run's; ``vocabulary`` to the one of the configured data set;
+    ``damsm_weights`` to the run's ``damsm.weights.h5`` (pass the file the run was trained
+    with when it came from elsewhere).
+    """
+    files = RunFiles(run_dir)
+    config = config or load_run_config(run_dir)
+    vocabulary = vocabulary or load_split(config.data, config.text, "test").vocabulary
+    _require(files.generator, "recipes/train_*.py")
+    damsm = build_damsm(config, vocabulary.size, damsm_weights or files.damsm)
+    generator = load_generator(config, files.generator)
+    return TextToImage(vocabulary, damsm.text_encoder, generator, config.text.words_num)

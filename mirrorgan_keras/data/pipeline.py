@@ -78,7 +78,9 @@ def make_dataset(
         epochs = 1
     if start_step and not training:
         raise ValueError("start_step applies to training datasets only")
-    start_epoch, skipped_batches = divmod(start_step, steps_per_epoch(records, batch_size))
+    start_epoch, skipped_batches = (
+        divmod(start_step, steps_per_epoch(records, batch_size)) if start_step else (0, 0)
+    )
     epoch_ids = (
         tf.data.Dataset.counter(start_epoch) if epochs is None
         else tf.data.Dataset.range(start_epoch, start_epoch + epochs)

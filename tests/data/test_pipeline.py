@@ -93,6 +93,11 @@ def test_evaluation_is_one_ordered_pass_with_the_last_partial_batch(birds):
     assert_batches_equal([b["images"] for b in result], [b["images"] for b in other_seed])
 
 
+def test_evaluation_batch_may_exceed_the_split(birds):
+    (batch,) = batches(make_dataset(birds, 8, SIZES, TEXT.words_num, training=False))
+    assert list(batch["keys"].astype(str)) == list(CUB_TRAIN)
+
+
 def test_fewer_images_than_a_batch_is_an_error_when_training(birds):
     with pytest.raises(ValueError, match="3 train images are fewer than one batch of 4"):
         make_dataset(birds, 4, SIZES, TEXT.words_num, training=True)

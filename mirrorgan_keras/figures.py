@@ -1,0 +1,65 @@
+"""Figures of generated images: the stages side by side and word-attention maps over them."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+LABEL_HEIGHT = 14
+PAD = 2
+UNATTENDED_BRIGHTNESS = 0.3  # brightness of a pixel with zero attention in the overlays
+
+
+def upsample(image: np.ndarray, size: int, resample=Image.NEAREST) -> np.ndarray:
+    """uint8 ``[s, s, 3]`` or float ``[s, s]`` → ``[size, size(, 3)]`` (PIL resize)."""
+    if image.ndim == 2:
+        resized = Image.fromarray(image.astype(np.float32), mode="F").resize((size, size),
+                                                                              resample)
+        return np.asarray(resized)
+    return np.asarray(Image.fromarray(image).resize((size, size), resample))
+
+
+def attention_overlay(image: np.ndarray, attention: np.ndarray) -> np.ndarray:
+    """The image dimmed where a word is not attended: uint8 ``[S, S, 3]`` and one word's map
+    float ``[s, s]`` (any scale, upsampled bilinearly, divided by its maximum) → uint8."""
+    heat = upsample(attention, image.shape[0], Image.BILINEAR)
+    heat = heat / max(float(heat.max()), 1e-12)
+    brightness = UNATTENDED_BRIGHTNESS + (1.0 - UNATTENDED_BRIGHTNESS) * heat
+    return (image.astype(np.float32) * brightness[..., None]).round().astype(np.uint8)
+
+
+def attention_figure(stages: list[np.ndarray], attention: list[np.ndarray],
+                     tokens: list[str], cell: int = 128) -> np.ndarray:
+    """The papers' attention figure for one caption, as uint8 ``[H, W, 3]``.
+
+    Row 0: the image of every stage. Row i (one per refinement stage): for each word, the
+    image of stage i with that word's attention map over it, the word written below.
+
+    Args:
+        stages: uint8 ``[S_i, S_i, 3]`` per stage, smallest first.
+        attention: float ``[T, s_i, s_i]`` per refinement stage (stage 1 on).
+        tokens: the caption's T tokens, "" for padding (padding columns are left out).
+        cell: side of each panel in pixels (at least the largest stage's).
+    """
+    cell = max(cell, max(image.shape[0] for image in stages))
+    words = [word for word in tokens if word]
+    rows = [[(upsample(image, cell), f"{image.shape[0]}x{image.shape[0]}") for image in stages]]
+    for stage, maps in enumerate(attention, start=1):
+        image = upsample(stages[stage], cell)
+        rows.append([(attention_overlay(image, maps[j]), word) for j, word in enumerate(words)])
+    return _labelled_grid(rows, cell)
+
+
+def _labelled_grid(rows: list[list[tuple[np.ndarray, str]]], cell: int) -> np.ndarray:
+    """Tiles ``(image [cell, cell, 3], label)`` panels, each label written under its image."""
+    columns = max(len(row) for row in rows)
+    height = len(rows) * (cell + LABEL_HEIGHT + PAD) + PAD
+    figure = Image.new("RGB", (columns * (cell + PAD) + PAD, height), "white")
+    draw = ImageDraw.Draw(figure)
+    for r, row in enumerate(rows):
+        top = PAD + r * (cell + LABEL_HEIGHT + PAD)
+        for c, (image, label) in enumerate(row):
+            left = PAD + c * (cell + PAD)
+            figure.paste(Image.fromarray(image), (left, top))
+            draw.text((left + 2, top + cell + 1), label, fill="black")
+    return np.asarray(figure)

@@ -1,0 +1,267 @@
+"""Scores a trained run with the evaluation protocol of spec §9.
+
+1. :func:`generate_test_set`: N images from test captions with the EMA generator: pass p over
+   the test split gives every test image one caption drawn with seed (seed, p), and fresh
+   noise; N above the split's size loops over it (30,000 images is the field's convention).
+2. The metrics on that set: Inception Score and FID (:func:`inception_scores`), R-precision
+   with the run's DAMSM encoders (:func:`r_precision_scores`), and for the synthetic birds the
+   attribute accuracy judged by an independent oracle (:func:`attribute_scores`).
+
+:func:`evaluate_run` runs all of it and returns one dict (the protocol and every number);
+:func:`format_results` prints it as a table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mirrorgan_keras import evaluation, workflows
+from mirrorgan_keras.config import MirrorGANConfig
+from mirrorgan_keras.data import make_dataset
+from mirrorgan_keras.data.records import DatasetSplit
+from mirrorgan_keras.export import TextToImage
+
+ORACLE_TRAINING_IMAGES = 4000
+
+
+@dataclasses.dataclass
+class GeneratedTestSet:
+    """Generated images with what they were made from.
+
+    ``images`` uint8 ``[N, S, S, 3]``; ``captions`` int32 ``[N, T]``; ``class_ids`` int32
+    ``[N]``; ``test_index`` int ``[N]``: the test image whose caption made each image;
+    ``real_images`` uint8 ``[M, S, S, 3]``: the M test images (centre crop, size S).
+    """
+
+    images: np.ndarray
+    captions: np.ndarray
+    class_ids: np.ndarray
+    test_index: np.ndarray
+    real_images: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def float_batches(images: np.ndarray, batch_size: int = 64) -> Iterator[np.ndarray]:
+    """uint8 ``[N, H, W, 3]`` → float32 batches in [-1, 1] (for the metric functions)."""
+    for start in range(0, len(images), batch_size):
+        yield images[start : start + batch_size].astype(np.float32) / 127.5 - 1.0
+
+
+def _storage(directory: Path | None, name: str, shape, dtype) -> np.ndarray:
+    """An array of ``shape``: a .npy memory map in ``directory`` (for 30,000 images), or RAM."""
+    if directory is None:
+        return np.empty(shape, dtype)
+    directory.mkdir(parents=True, exist_ok=True)
+    return np.lib.format.open_memmap(directory / f"{name}.npy", "w+", dtype, shape)
+
+
+def generate_test_set(model: TextToImage, records: DatasetSplit, config: MirrorGANConfig,
+                      count: int, seed: int = 0, batch_size: int = 64,
+                      directory: Path | None = None, verbose: int = 1) -> GeneratedTestSet:
+    """``count`` images from the captions of ``records`` (see the module docstring).
+
+    With ``directory`` the images are kept in ``generated.npy`` / ``real.npy`` memory maps
+    there instead of in RAM.
+    """
+    size, words_num = config.generator.image_sizes[-1], config.text.words_num
+    passes = math.ceil(count / len(records))
+    batches = make_dataset(records, batch_size, (size,), words_num, training=False, seed=seed,
+                           epochs=passes)
+    images = _storage(directory, "generated", (count, size, size, 3), np.uint8)
+    real = _storage(directory, "real", (len(records), size, size, 3), np.uint8)
+    captions = np.zeros((count, words_num), np.int32)
+    class_ids = np.zeros(count, np.int32)
+    generate = tf.function(model.images_from_ids, reduce_retracing=True)
+    rng = np.random.default_rng(seed)
+    bar = keras.utils.Progbar(count, verbose=verbose, unit_name="image")
+    done = 0
+    for batch in batches:
+        take = min(len(batch["captions"]), count - done)
+        if take <= 0:
+            break
+        ids = batch["captions"][:take]
+        noise = rng.standard_normal((take, model.models.generator.z_dim), np.float32)
+        condition_noise = rng.standard_normal((take, model.models.generator.condition_dim),
+                                              np.float32)
+        images[done : done + take] = generate(ids, noise, condition_noise)["images"]
+        if done < len(records):
+            stop = min(done + take, len(records))
+            real[done:stop] = _to_uint8(batch["images"][0][: stop - done])
+        captions[done : done + take] = ids
+        class_ids[done : done + take] = batch["class_ids"][:take]
+        done += take
+        bar.add(take)
+    return GeneratedTestSet(images, captions, class_ids, np.arange(count) % len(records), real)
+
+
+def _to_uint8(images) -> np.ndarray:
+    return np.clip((np.asarray(images) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+
+
+def inception_scores(generated: GeneratedTestSet, weights: str | None, splits: int = 10,
+                     reference_cache: str | None = None, num_classes: int | None = None,
+                     class_indices=None, verbose: int = 1) -> dict:
+    """IS (mean ± std over ``splits``) of the generated images and their FID against the real
+    test images, with the InceptionV3 that ``weights`` names (see
+    :class:`~mirrorgan_keras.evaluation.InceptionScorer`)."""
+    scorer = evaluation.InceptionScorer(weights, num_classes, class_indices, verbose=verbose)
+    reference = evaluation.reference_statistics(
+        scorer, float_batches(generated.real_images), reference_cache)
+    return evaluation.inception_metrics(scorer, float_batches(generated.images), reference,
+                                        splits)
+
+
+def r_precision_scores(damsm, generated: GeneratedTestSet, folds: int = 10, seed: int = 0,
+                       verbose: int = 1) -> dict:
+    """R-precision top-1/2/3 (mean, std over folds): the DAMSM cosine of each image with its
+    caption against 99 captions of other classes (spec §9)."""
+    return evaluation.evaluate_r_precision(
+        damsm.text_encoder, damsm.image_encoder, float_batches(generated.images),
+        generated.captions, generated.class_ids, folds=folds, seed=seed, verbose=verbose)
+
+
+def attribute_oracle(path: str | os.PathLike, verbose: int = 0) -> keras.Model:
+    """The synthetic-birds attribute oracle saved at ``path``; trained on freshly drawn birds
+    (about two minutes on 2 CPU cores) and saved there first when the file does not exist."""
+    path = str(path)
+    if os.path.exists(path):
+        return evaluation.load_oracle(path)
+    keras.utils.set_random_seed(0)
+    oracle = evaluation.train_oracle(
+        *evaluation.draw_labelled_birds(ORACLE_TRAINING_IMAGES, seed=0), verbose=verbose)
+    evaluation.save_oracle(oracle, path)
+    return oracle
+
+
+def attribute_scores(oracle: keras.Model, generated: GeneratedTestSet, records: DatasetSplit,
+                     data_dir: str) -> dict:
+    """The oracle's accuracy on the attributes each caption mentions, on the generated image
+    and on the real test image the caption describes (the ceiling)."""
+    texts = [records.vocabulary.decode(caption) for caption in generated.captions]
+    keys = [records.keys[i] for i in generated.test_index]
+    labels = evaluation.mask_unmentioned(evaluation.read_attribute_labels(data_dir, keys), texts)
+    real = generated.real_images[generated.test_index]
+    return evaluation.attribute_report(oracle, float_batches(real),
+                                       float_batches(generated.images), labels)
+
+
+def evaluate_run(run_dir, records: DatasetSplit, config: MirrorGANConfig | None = None,
+                 count: int = 30000, seed: int = 0, inception_weights: str | None = "imagenet",
+                 skip_inception: bool = False, splits: int = 10, folds: int = 10,
+                 oracle_path: str | None = None, work_dir: Path | None = None,
+                 verbose: int = 1, inception_classes: int | None = None,
+                 inception_class_indices=None, damsm_weights=None) -> dict:
+    """Generates ``count`` test images with the run's EMA generator and scores them.
+
+    Args:
+        records: the test split; config: default the run's.
+        inception_weights, inception_classes, inception_class_indices: the Inception model,
+            see :class:`~mirrorgan_keras.evaluation.InceptionScorer` (weights None: random,
+            only to exercise the code); skip_inception: no IS / FID.
+        oracle_path: the attribute oracle file (synthetic birds only; trained when missing).
+        work_dir: where the image memory maps and the FID reference statistics are kept.
+        damsm_weights: the DAMSM the run was trained with (default the run's): its text
+            encoder feeds the generator, both encoders give the R-precision.
+
+    Returns:
+        ``{"protocol": {...}, "inception_score": ..., "fid": ..., "r_precision": {...},
+        "attributes": {...}}`` (the metrics that apply).
+    """
+    config = config or workflows.load_run_config(run_dir)
+    damsm_weights = damsm_weights or workflows.RunFiles(run_dir).damsm
+    model = workflows.load_text_to_image(run_dir, config, records.vocabulary, damsm_weights)
+    generated = generate_test_set(model, records, config, count, seed, directory=work_dir,
+                                  verbose=verbose)
+    inception = "skipped" if skip_inception else {
+        "weights": inception_weights or "random (numbers not comparable)", "splits": splits}
+    results = {"protocol": _protocol(config, generated, records, seed, folds, inception)}
+    if not skip_inception:
+        cache = None if work_dir is None else str(Path(work_dir) / "fid_reference.npz")
+        results.update(inception_scores(generated, inception_weights, splits, cache,
+                                        inception_classes, inception_class_indices, verbose))
+    damsm = workflows.build_damsm(config, records.vocabulary.size, damsm_weights)
+    results["r_precision"] = r_precision_scores(damsm, generated, folds, seed, verbose)
+    if config.data.dataset == "synthetic_birds":
+        oracle_path = oracle_path or str(Path(config.data.data_dir) / "attribute_oracle.keras")
+        results["attributes"] = attribute_scores(attribute_oracle(oracle_path), generated,
+                                                 records, config.data.data_dir)
+        results["protocol"]["oracle"] = oracle_path
+    return results
+
+
+def _protocol(config, generated, records, seed, folds, inception) -> dict:
+    return {
+        "images": len(generated), "image_size": config.generator.image_sizes[-1],
+        "test_images": len(records), "seed": seed, "generator": "EMA", "inception": inception,
+        "r_precision": {"encoders": "the run's DAMSM", "mismatched_captions": 99,
+                        "mismatches_from": "other classes", "folds": folds},
+    }
+
+
+def format_results(results: dict) -> str:
+    """The results of :func:`evaluate_run` as a text table, protocol first."""
+    protocol = results["protocol"]
+    lines = [f"{protocol['images']} images at {protocol['image_size']}² from "
+             f"{protocol['test_images']} test images' captions (seed {protocol['seed']}, "
+             f"EMA generator)"]
+    rows = []
+    if "inception_score" in results:
+        inception = protocol["inception"]
+        rows.append((f"Inception Score ({inception['splits']} splits, {inception['weights']})",
+                     f"{results['inception_score']:.3f} ± {results['inception_score_std']:.3f}"))
+        rows.append(("FID vs the real test images", f"{results['fid']:.2f}"))
+    r_precision = results["r_precision"]
+    for rank in (1, 2, 3):
+        rows.append((f"R-precision top-{rank} (DAMSM, 1 + 99, {protocol['r_precision']['folds']}"
+                     " folds)",
+                     f"{100 * r_precision[f'top{rank}']:.2f} ± "
+                     f"{100 * r_precision[f'top{rank}_std']:.2f} %"))
+    if "attributes" in results:
+        attributes = results["attributes"]
+        rows.append(("Attribute accuracy, generated (oracle)",
+                     f"{100 * attributes['generated']['mean']:.2f} %"))
+        rows.append(("Attribute accuracy, real test images (oracle's ceiling)",
+                     f"{100 * attributes['real']['mean']:.2f} %"))
+    width = max(len(name) for name, _ in rows)
+    lines += [f"{name:<{width}}  {value}" for name, value in rows]
+    if "attributes" in results:
+        lines += ["", evaluation.format_attribute_report(results["attributes"])]
+    return "\n".join(lines)
+
+
+SUMMARY_METRICS = {
+    "r_precision_top1": ("r_precision", "top1"),
+    "r_precision_top3": ("r_precision", "top3"),
+    "attribute_accuracy": ("attributes", "generated", "mean"),
+    "inception_score": ("inception_score",),
+    "fid": ("fid",),
+}
+
+
+def summarize_seeds(runs: list[dict]) -> dict[str, tuple[float, float]]:
+    """Mean and standard deviation over runs (e.g. seeds) of each metric of
+    :data:`SUMMARY_METRICS` that every run in ``runs`` (results of :func:`evaluate_run`) has."""
+    summary = {}
+    for name, path in SUMMARY_METRICS.items():
+        values = [_lookup(run, path) for run in runs]
+        if runs and all(value is not None for value in values):
+            summary[name] = (float(np.mean(values)), float(np.std(values)))
+    return summary
+
+
+def _lookup(results: dict, path: tuple[str, ...]):
+    for key in path:
+        if not isinstance(results, dict) or key not in results:
+            return None
+        results = results[key]
+    return results

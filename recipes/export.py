@@ -1,0 +1,44 @@
+"""Exports a trained run's EMA generator as a versioned SavedModel for TF Serving.
+
+    python recipes/export.py --run_dir runs/demo                   # → runs/demo/export/1/
+    python recipes/export.py --run_dir runs/cub --export_dir /models/mirrorgan
+
+The SavedModel takes raw captions (tf.string [B]): the tokenizer, the vocabulary, the STEM text
+encoder and the EMA generator are all in the graph. Signatures: serving_default (captions →
+uint8 images), generate_from_seed (+ int64 seed → every stage, word-attention maps, tokens) and
+generate_from_noise (+ z and the CA noise). See README.md, section Serving. The vocabulary is
+read from the run's data set (--data_dir if it moved).
+"""
+
+import json
+
+from absl import app, flags
+
+from mirrorgan_keras import workflows
+from mirrorgan_keras.config import override
+from mirrorgan_keras.export import export_saved_model
+
+flags.DEFINE_string("run_dir", None, "Run directory with config.json, damsm.weights.h5 and "
+                    "generator_ema.weights.h5.", required=True)
+flags.DEFINE_string("export_dir", None, "Base directory of the versions (default "
+                    "<run_dir>/export).")
+flags.DEFINE_integer("version", None, "Version number (default: one above the highest).")
+flags.DEFINE_string("data_dir", None, "Data set directory (default: the run's).")
+flags.DEFINE_string("damsm_weights", None, "The DAMSM the run was trained with (default "
+                    "<run_dir>/damsm.weights.h5).")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    del argv
+    config = workflows.load_run_config(FLAGS.run_dir)
+    if FLAGS.data_dir:
+        config = override(config, {"data.data_dir": FLAGS.data_dir})
+    model = workflows.load_text_to_image(FLAGS.run_dir, config, damsm_weights=FLAGS.damsm_weights)
+    path = export_saved_model(model, FLAGS.export_dir or f"{FLAGS.run_dir}/export",
+                              FLAGS.version, metadata={"config": config.to_dict()})
+    print(json.dumps({"saved_model": str(path), "signatures": sorted(model.signatures())}))
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,122 @@
+"""Scoring a trained run, and the evaluate / export / generate recipes on it."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mirrorgan_keras import evaluation, scoring, workflows
+from mirrorgan_keras.config import override
+from mirrorgan_keras.data import load_split
+from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds
+from tests.models.factories import tiny_config
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin", "CUDA_VISIBLE_DEVICES": ""}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A tiny trained run on 24 + 12 synthetic birds: (run_dir, config, test records)."""
+    root = tmp_path_factory.mktemp("scoring")
+    generate_synthetic_birds(root / "data", num_train=24, num_test=12, image_size=64,
+                             num_workers=1)
+    config = override(tiny_config(), {
+        "data.dataset": "synthetic_birds", "data.data_dir": str(root / "data"),
+        "text.words_num": 18, "train.batch_size": 4, "damsm.batch_size": 4,
+        "train.lambda_stream": 0.0, "train.lambda_damsm": 0.0})
+    workflows.pretrain_damsm(config, root / "run", epochs=1, verbose=0)
+    workflows.train_mirrorgan(config, root / "run", steps=1, verbose=0)
+    return root / "run", config, load_split(config.data, config.text, "test")
+
+
+@pytest.fixture(scope="module")
+def oracle_file(tmp_path_factory):
+    """An (inaccurate) oracle trained in seconds: the scores only need to be computable."""
+    path = str(tmp_path_factory.mktemp("oracle") / "oracle.keras")
+    evaluation.save_oracle(evaluation.train_oracle(*evaluation.draw_labelled_birds(32),
+                                                   epochs=1), path)
+    return path
+
+
+def test_test_set_loops_over_the_split_with_new_captions(run):
+    run_dir, config, test = run
+    model = workflows.load_text_to_image(run_dir, config, test.vocabulary)
+    generated = scoring.generate_test_set(model, test, config, 30, seed=1, batch_size=8,
+                                          verbose=0)
+    assert generated.images.shape == (30, 32, 32, 3) and generated.images.dtype == np.uint8
+    assert generated.real_images.shape == (12, 32, 32, 3)
+    np.testing.assert_array_equal(generated.test_index, np.arange(30) % 12)
+    np.testing.assert_array_equal(generated.class_ids, test.class_ids[generated.test_index])
+    for row, index in zip(generated.captions, generated.test_index, strict=True):
+        words = [int(i) for i in row if i]
+        assert any(_is_subsequence(words, caption) for caption in test.captions[index])
+    passes_differ = np.any(generated.captions[:12] != generated.captions[12:24], axis=1)
+    assert passes_differ.any()  # a second pass draws other captions of the same images
+    again = scoring.generate_test_set(model, test, config, 30, seed=1, batch_size=8, verbose=0)
+    np.testing.assert_array_equal(again.images, generated.images)
+
+
+def _is_subsequence(words, caption):
+    remaining = iter(caption)
+    return all(word in remaining for word in words)
+
+
+def test_evaluate_run_reports_every_metric_with_its_protocol(run, oracle_file, tmp_path):
+    run_dir, config, test = run
+    results = scoring.evaluate_run(run_dir, test, config, count=24, seed=0,
+                                   inception_weights=None, splits=2, folds=2,
+                                   oracle_path=oracle_file, work_dir=tmp_path, verbose=0)
+    assert results["protocol"]["images"] == 24
+    assert results["protocol"]["inception"]["weights"].startswith("random")
+    assert 1.0 <= results["inception_score"] and results["fid"] >= 0
+    for rank in (1, 2, 3):
+        assert 0.0 <= results["r_precision"][f"top{rank}"] <= 1.0
+    assert results["r_precision"]["top1"] <= results["r_precision"]["top3"]
+    assert 0.0 <= results["attributes"]["generated"]["mean"] <= 1.0
+    assert (tmp_path / "generated.npy").exists() and (tmp_path / "fid_reference.npz").exists()
+    table = scoring.format_results(results)
+    assert "Inception Score (2 splits" in table and "R-precision top-3" in table
+    json.dumps(results)  # the recipe writes it as JSON
+
+
+def run_recipe(name: str, *flags: str) -> str:
+    result = subprocess.run([sys.executable, str(ROOT / "recipes" / name), *flags],
+                            capture_output=True, text=True, timeout=600, env=ENV)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_export_generate_and_evaluate_recipes(run, oracle_file, tmp_path):
+    run_dir = run[0]
+    exported = json.loads(run_recipe("export.py", f"--run_dir={run_dir}",
+                                      f"--export_dir={tmp_path / 'export'}"))
+    assert exported["saved_model"].endswith("export/1")
+    run_recipe("generate.py", f"--model={tmp_path / 'export'}", "--caption=a red bird",
+               "--caption=a blue bird with a white belly", "--samples=2", "--attention",
+               f"--output_dir={tmp_path / 'images'}")
+    names = sorted(p.name for p in (tmp_path / "images").iterdir())
+    assert names == ["000_0.png", "000_0_attention.png", "000_1.png", "000_1_attention.png",
+                     "001_0.png", "001_0_attention.png", "001_1.png", "001_1_attention.png",
+                     "captions.txt"]
+    table = run_recipe("evaluate.py", f"--run_dir={run_dir}", "--num_images=12",
+                       "--inception_weights=skip", "--folds=2", f"--oracle={oracle_file}",
+                       f"--output={tmp_path / 'results.json'}", "--verbose=0")
+    assert "R-precision top-1" in table and "Attribute accuracy" in table
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["protocol"]["inception"] == "skipped" and "fid" not in results
+
+
+def test_summarize_seeds_gives_mean_and_std_of_shared_metrics():
+    runs = [{"r_precision": {"top1": 0.2, "top3": 0.5}, "attributes": {"generated": {"mean": 0.6}}},
+            {"r_precision": {"top1": 0.4, "top3": 0.7}, "attributes": {"generated": {"mean": 0.8}}},
+            {"r_precision": {"top1": 0.6, "top3": 0.9}}]
+    summary = scoring.summarize_seeds(runs)
+    assert set(summary) == {"r_precision_top1", "r_precision_top3"}  # not every run has the rest
+    np.testing.assert_allclose(summary["r_precision_top1"], (0.4, np.std([0.2, 0.4, 0.6])))
+    np.testing.assert_allclose(scoring.summarize_seeds(runs[:2])["attribute_accuracy"],
+                               (0.7, 0.1))
