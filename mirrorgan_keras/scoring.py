@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from mirrorgan_keras import evaluation, workflows
+from mirrorgan_keras.callbacks import to_uint8
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data import make_dataset
 from mirrorgan_keras.data.records import DatasetSplit
@@ -96,16 +97,12 @@ def generate_test_set(model: TextToImage, records: DatasetSplit, config: MirrorG
         images[done : done + take] = generate(ids, noise, condition_noise)["images"]
         if done < len(records):
             stop = min(done + take, len(records))
-            real[done:stop] = _to_uint8(batch["images"][0][: stop - done])
+            real[done:stop] = to_uint8(batch["images"][0][: stop - done])
         captions[done : done + take] = ids
         class_ids[done : done + take] = batch["class_ids"][:take]
         done += take
         bar.add(take)
     return GeneratedTestSet(images, captions, class_ids, np.arange(count) % len(records), real)
-
-
-def _to_uint8(images) -> np.ndarray:
-    return np.clip((np.asarray(images) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
 
 
 def inception_scores(generated: GeneratedTestSet, weights: str | None, splits: int = 10,
