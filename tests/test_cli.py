@@ -50,3 +50,15 @@ def test_recipes_document_their_flags(recipe):
                             env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 1, result.stderr[-2000:]  # absl exits 1 after printing help
     assert "  --preset:" in result.stdout and "  --strategy:" in result.stdout
+
+
+@pytest.mark.parametrize("recipe, flag", [("evaluate.py", "--num_images"),
+                                          ("export.py", "--export_dir"),
+                                          ("generate.py", "--[no]attention"),
+                                          ("ablation.py", "--variants")])
+def test_serving_and_evaluation_recipes_document_their_flags(recipe, flag):
+    result = subprocess.run([sys.executable, str(ROOT / "recipes" / recipe), "--helpshort"],
+                            capture_output=True, text=True, timeout=120,
+                            env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert f"  {flag}:" in result.stdout
