@@ -97,7 +97,7 @@ class SampleGrid(keras.callbacks.Callback):
         return path
 
     def _step(self) -> int:
-        return int(self.model.generator_optimizer.iterations)
+        return int(np.asarray(self.model.generator_optimizer.iterations))  # also a distributed one
 
     def on_train_batch_end(self, batch, logs=None):
         step = self._step()

@@ -4,8 +4,9 @@ A checkpoint is a directory ``<root>/ckpt-<step>/`` holding ``state.npz`` (every
 the training state, in order: model weights, batch-norm statistics, seed-generator states,
 optimizer slots and step counters, the generator's moving average) and ``manifest.json``
 (step, the configuration it was trained with, and each variable's shape). It is written to a
-temporary directory and renamed into place, so a crash never leaves half a checkpoint.
-Restoring checks the configuration and the shapes first and names what differs.
+temporary directory and renamed into place, so a crash never leaves half a checkpoint (the
+next save removes what a killed writer left in its temporary directory). Restoring checks the
+configuration and the shapes first and names what differs.
 """
 
 from __future__ import annotations
@@ -54,9 +55,15 @@ class TrainingCheckpoint:
         self.keep = keep
 
     def save(self, step: int) -> Path:
-        """Writes the checkpoint of ``step`` atomically and prunes old ones; returns its path."""
+        """Writes the checkpoint of ``step`` atomically and prunes old ones; returns its path.
+
+        One process writes a directory: temporary directories found there are left by a
+        writer that was killed, and are removed.
+        """
         self.directory.mkdir(parents=True, exist_ok=True)
-        final = self.directory / f"ckpt-{step:09d}"
+        for stale in self.directory.glob(".ckpt-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        final = checkpoint_path(self.directory, step)
         staging = Path(tempfile.mkdtemp(prefix=f".ckpt-{step}-", dir=self.directory))
         try:
             arrays = {f"v{i:05d}": np.asarray(keras.ops.convert_to_numpy(v))
@@ -82,6 +89,16 @@ class TrainingCheckpoint:
         """Restores the newest checkpoint; returns its step, or None when there is none."""
         found = self.checkpoints()
         return self.restore(found[-1]) if found else None
+
+    def restore_step(self, step: int) -> int:
+        """Restores the checkpoint of ``step``; returns ``step``."""
+        path = checkpoint_path(self.directory, step)
+        if not path.is_dir():
+            raise FileNotFoundError(
+                f"no checkpoint of step {step} in {self.directory} (it holds "
+                f"{[p.name for p in self.checkpoints()]}); was this worker's directory replaced?"
+            )
+        return self.restore(path)
 
     def restore(self, path: str | os.PathLike) -> int:
         """Restores the checkpoint at ``path`` into the variables; returns its step."""
@@ -110,6 +127,17 @@ class TrainingCheckpoint:
     def _prune(self):
         for old in self.checkpoints()[: -self.keep]:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def checkpoint_path(directory: str | os.PathLike, step: int) -> Path:
+    """``<directory>/ckpt-<step>``, the checkpoint of ``step``."""
+    return Path(directory) / f"ckpt-{step:09d}"
+
+
+def latest_step(directory: str | os.PathLike) -> int:
+    """The step of the newest complete checkpoint in ``directory``; 0 when there is none."""
+    found = list_checkpoints(directory)
+    return int(_NAME.match(found[-1].name).group(1)) if found else 0
 
 
 def list_checkpoints(directory: str | os.PathLike) -> list[Path]:

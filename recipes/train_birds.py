@@ -21,16 +21,20 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
+    strategy = cli.strategy()  # first: a multi-worker strategy must precede any TensorFlow op
     config = cli.config_from_flags()
     if not os.path.exists(os.path.join(config.data.data_dir, "attributes.json")):
         generate_synthetic_birds(config.data.data_dir, FLAGS.num_train, FLAGS.num_test,
                                  image_size=96, seed=FLAGS.seed)
     files = workflows.RunFiles(cli.run_dir())
-    strategy = cli.strategy()
-    if FLAGS.damsm_weights is None and not files.damsm.exists():
+
+    def missing(path):  # on any worker: then all of them pretrain again (resuming)
+        return not workflows.exists_on_every_worker(path, strategy)
+
+    if FLAGS.damsm_weights is None and missing(files.damsm):
         workflows.pretrain_damsm(config, files.root, strategy, seed=FLAGS.seed,
                                  verbose=cli.verbosity())
-    if FLAGS.stream_weights is None and not files.stream.exists():
+    if FLAGS.stream_weights is None and missing(files.stream):
         workflows.pretrain_stream(config, files.root, strategy, seed=FLAGS.seed,
                                   verbose=cli.verbosity())
     cli.gan_main(argv, strategy)

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from mirrorgan_keras.checkpoint import CheckpointMismatchError, TrainingCheckpoint
+from mirrorgan_keras.checkpoint import CheckpointMismatchError, TrainingCheckpoint, latest_step
 
 
 def _variables(seed=0, shapes=((3, 2), (4,))):
@@ -60,3 +60,22 @@ def test_manifest_records_step_config_and_names(tmp_path):
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["step"] == 7 and manifest["config"] == {"x": [1, 2]}
     assert manifest["shapes"] == [[3, 2], [4]]
+
+
+def test_restore_step_and_latest_step(tmp_path):
+    checkpoint = TrainingCheckpoint(tmp_path, _variables(), {})
+    assert latest_step(tmp_path) == 0
+    for step in (2, 4):
+        checkpoint.save(step)
+    assert latest_step(tmp_path) == 4
+    assert checkpoint.restore_step(2) == 2
+    with pytest.raises(FileNotFoundError, match="no checkpoint of step 6"):
+        checkpoint.restore_step(6)
+
+
+def test_save_removes_what_a_killed_writer_left(tmp_path):
+    checkpoint = TrainingCheckpoint(tmp_path, _variables(), {})
+    (tmp_path / ".ckpt-4-killed").mkdir(parents=True)
+    (tmp_path / ".ckpt-4-killed" / "state.npz").write_bytes(b"half")
+    checkpoint.save(4)
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt-000000004"]

@@ -12,6 +12,7 @@ from tests.models.factories import (
     build_damsm,
     build_mirrorgan,
     build_stream,
+    random_batch,
     tiny_config,
 )
 
@@ -105,3 +106,28 @@ def test_clipping_uses_the_dense_norm_of_embedding_gradients():
     np.testing.assert_allclose(np.asarray(clipped)[1], [6.0, 0.0])
     (clipped,) = distribute.clip_by_global_norm([slices], 3.0)
     assert float(tf.norm(clipped)) == pytest.approx(3.0)
+
+
+def test_uneven_last_batch_gives_the_single_device_damsm_loss(two_replicas):
+    """The last batch of an evaluation splits unevenly over replicas (13 samples: 4 + 4, then
+    3 + 2); the DAMSM loss, which matches every sample with every other in a batch, must still
+    be the one of one device."""
+    config = tiny_config()
+    data = tf.data.Dataset.from_tensor_slices(random_batch(config, 13, seed=3)).batch(8)
+    results, initial = [], None
+    for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_replicas):
+        with strategy.scope():
+            damsm = _initialized_damsm(config)
+        state = training_state(damsm)
+        initial = initial or [np.asarray(v).copy() for v in state]
+        for variable, value in zip(state, initial, strict=True):
+            variable.assign(value)
+        results.append(damsm.evaluate(data, verbose=0, return_dict=True))
+    for key, value in results[0].items():
+        assert results[1][key] == pytest.approx(value, rel=1e-4), key
+
+
+def test_one_process_is_the_chief_and_agrees_with_itself(two_replicas):
+    for strategy in (tf.distribute.get_strategy(), two_replicas):
+        assert distribute.is_chief(strategy) and distribute.worker_name(strategy) is None
+        assert distribute.worker_min(strategy, 7) == 7

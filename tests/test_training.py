@@ -4,8 +4,9 @@ import keras
 import numpy as np
 import pytest
 
+from mirrorgan_keras import distribute
 from mirrorgan_keras.checkpoint import TrainingCheckpoint, training_state
-from mirrorgan_keras.training import fit_resumable
+from mirrorgan_keras.training import fit_resumable, resume_step
 from tests.models.factories import (
     batches_from,
     build_damsm,
@@ -56,3 +57,19 @@ def test_interval_must_match_the_checkpoint(pretrained, tmp_path):
     checkpoint = TrainingCheckpoint(tmp_path, training_state(gan), config.to_dict())
     with pytest.raises(ValueError, match="multiple of checkpoint_every"):
         fit_resumable(gan, lambda s: batches_from(config, 4, s, 1), 6, 3, checkpoint)
+
+
+def test_workers_resume_from_the_newest_step_all_of_them_hold(tmp_path, monkeypatch):
+    """Simulated second worker: one interval behind is normal (it was killed while writing);
+    further behind, it lost its checkpoints and the restart refuses to start over."""
+    TrainingCheckpoint(tmp_path, [keras.Variable(0.0)], {}).save(10)
+
+    def with_other_worker_at(step):
+        calls = iter((step, -step))  # resume_step asks for the min of the step, then of -step
+        monkeypatch.setattr(distribute, "worker_min", lambda s, value: min(value, next(calls)))
+
+    with_other_worker_at(8)
+    assert resume_step(tmp_path, None, interval=2) == 8
+    with_other_worker_at(0)
+    with pytest.raises(RuntimeError, match="steps 0 to 10, more than one interval"):
+        resume_step(tmp_path, None, interval=2)
