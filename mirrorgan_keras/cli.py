@@ -8,13 +8,20 @@ import logging
 from absl import flags
 
 from mirrorgan_keras import distribute
-from mirrorgan_keras.config import PRESETS, MirrorGANConfig, get_preset, override
+from mirrorgan_keras.config import (
+    MIXED_PRECISION_POLICIES,
+    PRESETS,
+    MirrorGANConfig,
+    get_preset,
+    override,
+)
 
 FLAGS = flags.FLAGS
 
 
 def define_common_flags(default_preset: str):
-    """Flags every recipe takes: preset, data, run directory, strategy, resume, seed, overrides."""
+    """Flags every recipe takes: preset, data, run directory, strategy, resume, seed, XLA, mixed
+    precision, overrides."""
     flags.DEFINE_enum("preset", default_preset, sorted(PRESETS), "Configuration preset.")
     flags.DEFINE_string("data_dir", None, "Data set directory (default: the preset's).")
     flags.DEFINE_string("run_dir", None, "Where the run writes its files (default runs/<preset>).")
@@ -26,6 +33,11 @@ def define_common_flags(default_preset: str):
     flags.DEFINE_multi_string("set", [], "Config override KEY=VALUE, repeatable, e.g. "
                               "--set train.lambda_stream=10 --set generator.ngf=48.")
     flags.DEFINE_enum("verbose", "auto", ["auto", "0", "1", "2"], "Keras fit verbosity.")
+    flags.DEFINE_bool("jit_compile", None, "Compile the training steps with XLA (default: "
+                      "compute.jit_compile, off; slower on CPU, README section Performance).")
+    flags.DEFINE_enum("mixed_precision", None, [p for p in MIXED_PRECISION_POLICIES if p],
+                      "Keras dtype policy of the training steps (default: "
+                      "compute.mixed_precision, float32).")
 
 
 def parse_overrides(assignments: list[str]) -> dict:
@@ -46,9 +58,12 @@ def parse_overrides(assignments: list[str]) -> dict:
 
 
 def config_from_flags(stage_batch_key: str | None = None, **stage_values) -> MirrorGANConfig:
-    """The preset with ``--data_dir``, ``--batch_size`` (as ``stage_batch_key``), the stage's
-    own flag values (dotted keys, None = keep) and ``--set`` overrides applied in that order."""
-    values = {"data.data_dir": FLAGS.data_dir, stage_batch_key: FLAGS.batch_size, **stage_values}
+    """The preset with ``--data_dir``, ``--batch_size`` (as ``stage_batch_key``),
+    ``--jit_compile``, ``--mixed_precision``, the stage's own flag values (dotted keys, None =
+    keep) and ``--set`` overrides applied in that order."""
+    values = {"data.data_dir": FLAGS.data_dir, stage_batch_key: FLAGS.batch_size,
+              "compute.jit_compile": FLAGS.jit_compile,
+              "compute.mixed_precision": FLAGS.mixed_precision, **stage_values}
     values = {k: v for k, v in values.items() if k is not None and v is not None}
     return override(override(get_preset(FLAGS.preset), values), parse_overrides(FLAGS.set))
 

@@ -8,6 +8,10 @@ Numbers come from the official configs (``../shared/reference/mirrorgan_spec.md`
 - ``"birds_tiny"``: a CPU preset for the synthetic birds (32² → 64², ngf = ndf = 16, small CNN
   backbones) that trains end to end in minutes on 2 cores.
 
+``compute`` says how the steps run (XLA, mixed precision), not what they compute; it is left
+out of the checkpoint fingerprint (:meth:`MirrorGANConfig.fingerprint`), so a run may resume
+with other settings.
+
 Example::
 
     config = get_preset("cub")
@@ -111,6 +115,28 @@ class TrainConfig:
     ema_decay: float = 0.999
 
 
+MIXED_PRECISION_POLICIES = (None, "float32", "mixed_bfloat16", "mixed_float16")
+
+
+@dataclass(frozen=True)
+class ComputeConfig:
+    """How every training step is computed (README, section Performance).
+
+    ``jit_compile``: compile the steps with XLA (on a 2-core CPU it was slower: measure first).
+    ``mixed_precision``: a Keras dtype policy: None or "float32" (default), "mixed_bfloat16"
+    (CPUs with AMX/AVX-512 BF16, TPUs, recent GPUs) or "mixed_float16" (GPUs; with dynamic loss
+    scaling). Variables, losses, softmaxes, batch-norm statistics and the images stay float32.
+    """
+
+    jit_compile: bool = False
+    mixed_precision: str | None = None
+
+    def __post_init__(self):
+        if self.mixed_precision not in MIXED_PRECISION_POLICIES:
+            raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION_POLICIES}, "
+                             f"got {self.mixed_precision!r}")
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Where the data lives and how it is read (spec §2)."""
@@ -132,10 +158,17 @@ class MirrorGANConfig:
     stream: StreamConfig = field(default_factory=StreamConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
 
     def to_dict(self) -> dict[str, Any]:
-        """Nested plain dict, for JSON files and checkpoint fingerprints."""
+        """Nested plain dict, for JSON files."""
         return dataclasses.asdict(self)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """:meth:`to_dict` without ``compute``: what a checkpoint must match to resume."""
+        values = self.to_dict()
+        del values["compute"]
+        return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> MirrorGANConfig:
@@ -159,6 +192,7 @@ _SECTION_TYPES = {
     "stream": StreamConfig,
     "train": TrainConfig,
     "data": DataConfig,
+    "compute": ComputeConfig,
 }
 
 

@@ -1,8 +1,9 @@
 """The three training stages as functions: DAMSM pretraining, STREAM pretraining, MirrorGAN.
 
 Each stage reads a config, trains under a ``tf.distribute`` strategy with
-:func:`~mirrorgan_keras.training.fit_resumable` (checkpoints in ``<run_dir>/<stage>/``, resume
-from the newest), and writes its result into the run directory:
+:func:`~mirrorgan_keras.training.fit_resumable` (checkpoints in
+``<run_dir>/checkpoints/<stage>/``, resume from the newest), and writes its result into the
+run directory:
 
 ```
 <run_dir>/config.json          the configuration (and vocabulary size) of the run
@@ -10,6 +11,12 @@ from the newest), and writes its result into the run directory:
 <run_dir>/stream.weights.h5    pretrained captioner
 <run_dir>/generator_ema.weights.h5, samples/step_*.png, logs/ (TensorBoard)
 ```
+
+Under MultiWorkerMirroredStrategy every worker runs the same call. The chief writes all of
+the above. Every other worker writes only what it needs to go on: its own copy of the
+checkpoints in ``<run_dir>/checkpoints/<task>-<index>/<stage>/`` (its backups) and the
+pretrained ``damsm.weights.h5`` / ``stream.weights.h5`` that its next stage reads (written
+atomically, so workers sharing one run directory do not clash). No shared filesystem needed.
 
 The recipes in ``recipes/`` are thin command-line wrappers around these functions.
 """
@@ -19,6 +26,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,8 +35,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from mirrorgan_keras import distribute, precision
 from mirrorgan_keras.callbacks import SampleGrid, draw_noise
-from mirrorgan_keras.checkpoint import TrainingCheckpoint, list_checkpoints, training_state
+from mirrorgan_keras.checkpoint import TrainingCheckpoint, training_state
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data import DatasetLayoutError, load_split, make_config_dataset
 from mirrorgan_keras.data import steps_per_epoch as epoch_steps
@@ -41,7 +51,7 @@ from mirrorgan_keras.models import (
     WordPresencePretrainer,
     adam_optimizers,
 )
-from mirrorgan_keras.training import fit_resumable
+from mirrorgan_keras.training import fit_resumable, resume_step
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +64,11 @@ DATA_SOURCES = {
 
 @dataclasses.dataclass(frozen=True)
 class RunFiles:
-    """Where a run keeps its files."""
+    """Where a run keeps its files. ``worker``: the name of a non-chief worker of a cluster
+    (:func:`~mirrorgan_keras.distribute.worker_name`), None on the chief or in one process."""
 
     root: Path
+    worker: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "root", Path(self.root))
@@ -68,8 +80,11 @@ class RunFiles:
     samples = property(lambda self: self.root / "samples")
     logs = property(lambda self: self.root / "logs")
 
+    chief = property(lambda self: self.worker is None)
+
     def checkpoints(self, stage: str) -> Path:
-        return self.root / "checkpoints" / stage
+        """The stage's checkpoints; a non-chief worker's own backups of them."""
+        return self.root / "checkpoints" / (stage if self.chief else f"{self.worker}/{stage}")
 
 
 def read_splits(config: MirrorGANConfig):
@@ -125,27 +140,50 @@ def build_stream(config: MirrorGANConfig, vocab_size: int, weights_file=None) ->
     return stream
 
 
+def save_weights(model: keras.Model, path: Path):
+    """``model.save_weights(path)`` through a temporary file renamed into place: a reader never
+    sees half a file, and workers that write the same weights at once do not clash."""
+    handle, staging = tempfile.mkstemp(prefix=".", suffix=path.name, dir=path.parent)
+    os.close(handle)
+    try:
+        model.save_weights(staging)
+        os.replace(staging, path)
+    finally:
+        Path(staging).unlink(missing_ok=True)
+
+
+def exists_on_every_worker(path, strategy: tf.distribute.Strategy) -> bool:
+    """Whether ``path`` exists on every worker (a collective under several workers)."""
+    return bool(distribute.worker_min(strategy, int(Path(path).exists())))
+
+
 def _fit_stage(model, stage: str, files: RunFiles, config, records, purpose: str,
                total_steps: int, checkpoint_every: int, seed: int, resume: bool,
                callbacks=(), verbose="auto"):
+    """Trains with checkpoints (every worker) and TensorBoard logs (the chief)."""
     checkpoint = TrainingCheckpoint(files.checkpoints(stage), training_state(model),
-                                    config.to_dict())
+                                    config.fingerprint())
 
     def dataset_from_step(step):
         return make_config_dataset(records, config, purpose, training=True, seed=seed,
                                    start_step=step)
 
+    if files.chief:
+        callbacks = [*callbacks, keras.callbacks.TensorBoard(files.logs / stage)]
     return fit_resumable(model, dataset_from_step, total_steps, checkpoint_every, checkpoint,
-                         resume, [*callbacks, keras.callbacks.TensorBoard(files.logs / stage)],
-                         verbose)
+                         resume, callbacks, verbose)
 
 
 def _open_stage(config: MirrorGANConfig, run_dir, strategy):
-    """Common start of a stage: run files, start time, (train, test) records, strategy."""
-    files, start = RunFiles(run_dir), time.time()
+    """Common start of a stage: this worker's run files, start time, (train, test) records,
+    strategy. The chief records the configuration."""
+    strategy, start = strategy or tf.distribute.get_strategy(), time.time()
+    files = RunFiles(run_dir, distribute.worker_name(strategy))
     train, test = read_splits(config)
-    write_run_config(files, config, train.vocabulary.size)
-    return files, start, train, test, strategy or tf.distribute.get_strategy()
+    if files.chief:
+        write_run_config(files, config, train.vocabulary.size)
+    files.root.mkdir(parents=True, exist_ok=True)
+    return files, start, train, test, strategy
 
 
 def pretrain_damsm(config: MirrorGANConfig, run_dir, strategy=None, epochs: int | None = None,
@@ -157,15 +195,16 @@ def pretrain_damsm(config: MirrorGANConfig, run_dir, strategy=None, epochs: int 
     files, start, train, test, strategy = _open_stage(config, run_dir, strategy)
     epochs = epochs or config.damsm.epochs
     per_epoch = epoch_steps(train, config.damsm.batch_size)
-    with strategy.scope():
+    with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
         damsm = build_damsm(config, train.vocabulary.size)
         damsm.compile(optimizer=keras.optimizers.Adam(config.damsm.learning_rate, beta_1=0.5,
-                                                      beta_2=0.999), jit_compile=False)
+                                                      beta_2=0.999),
+                      jit_compile=config.compute.jit_compile)
         damsm.optimizer.build(damsm.trainable_weights)
     schedule = DAMSMLearningRate(initial=config.damsm.learning_rate)
     history = _fit_stage(damsm, "damsm", files, config, train, "damsm", epochs * per_epoch,
                          per_epoch, seed, resume, [schedule], verbose)
-    damsm.save_weights(files.damsm)
+    save_weights(damsm, files.damsm)
     test_losses = damsm.evaluate(make_config_dataset(test, config, "damsm", training=False),
                                  verbose=0, return_dict=True)
     return _summary(history, test_losses, start, epochs=epochs)
@@ -184,17 +223,17 @@ def pretrain_stream(config: MirrorGANConfig, run_dir, strategy=None, epochs: int
     files, start, train, test, strategy = _open_stage(config, run_dir, strategy)
     epochs = epochs or config.stream.epochs
     per_epoch = epoch_steps(train, config.stream.batch_size)
-    with strategy.scope():
+    with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
         stream = build_stream(config, train.vocabulary.size)
         stream.compile(optimizer=keras.optimizers.Adam(config.stream.learning_rate),
-                       jit_compile=False)
+                       jit_compile=config.compute.jit_compile)
         stream.optimizer.build(stream.trainable_weights)
-    fresh = not (resume and list_checkpoints(files.checkpoints("stream")))
+    fresh = not (resume and resume_step(files.checkpoints("stream"), strategy, per_epoch))
     if config.stream.word_pretraining_epochs and fresh:
         _pretrain_backbone_on_words(stream, config, train, strategy, seed, verbose)
     history = _fit_stage(stream, "stream", files, config, train, "stream", epochs * per_epoch,
                          per_epoch, seed, resume, (), verbose)
-    stream.save_weights(files.stream)
+    save_weights(stream, files.stream)
     test_batches = make_config_dataset(test, config, "stream", training=False)
     real, mismatched = caption_losses(stream, test_batches, [_final_images, _mismatched_images])
     return _summary(history, {"loss": real, "loss_mismatched_images": mismatched,
@@ -203,15 +242,18 @@ def pretrain_stream(config: MirrorGANConfig, run_dir, strategy=None, epochs: int
 
 def _pretrain_backbone_on_words(stream: STREAM, config, records, strategy, seed, verbose):
     backbone = stream.encoder.backbone
-    with strategy.scope():
+    with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
         pretrainer = WordPresencePretrainer(stream.encoder, records.vocabulary.size)
         backbone.trainable = True
         pretrainer.compile(optimizer=keras.optimizers.Adam(config.stream.learning_rate),
-                           jit_compile=False)
+                           jit_compile=config.compute.jit_compile)
+        size = config.stream.image_size  # the head's variables, here and not in the step
+        pretrainer.word_logits(stream.encoder.backbone_features(tf.zeros((1, size, size, 3))))
+        pretrainer.optimizer.build(pretrainer.trainable_weights)
     dataset = make_config_dataset(records, config, "stream", training=True, seed=seed + 1)
-    pretrainer.fit(dataset, epochs=config.stream.word_pretraining_epochs,
-                   steps_per_epoch=epoch_steps(records, config.stream.batch_size),
-                   verbose=verbose)
+    distribute.prepare_fit(pretrainer).fit(
+        dataset, epochs=config.stream.word_pretraining_epochs,
+        steps_per_epoch=epoch_steps(records, config.stream.batch_size), verbose=verbose)
     backbone.trainable = False
 
 
@@ -269,19 +311,24 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, steps: int 
     if config.train.lambda_stream > 0:
         _require(stream_weights, "recipes/pretrain_stream.py")
     steps = steps or config.train.max_epoch * epoch_steps(train, config.train.batch_size)
-    with strategy.scope():
+    with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
         damsm = build_damsm(config, vocab_size, damsm_weights)
         stream = (build_stream(config, vocab_size, stream_weights)
                   if config.train.lambda_stream > 0 else None)
         gan = MirrorGAN.from_mirrorgan_config(config, damsm.text_encoder, stream,
                                               damsm.image_encoder, seed=seed)
-        gan.compile(*adam_optimizers(config.train, config.generator.stages))
+        gan.compile(*adam_optimizers(config.train, config.generator.stages),
+                    jit_compile=config.compute.jit_compile)
         gan.initialize(config.text.words_num)
-    ids, texts = samples or sample_captions(test, 8)
-    grid = SampleGrid(ids, texts, files.samples, sample_every, str(files.logs / "samples"))
+    callbacks = []
+    if files.chief:
+        ids, texts = samples or sample_captions(test, 8)
+        callbacks.append(SampleGrid(ids, texts, files.samples, sample_every,
+                                    str(files.logs / "samples")))
     history = _fit_stage(gan, "mirrorgan", files, config, train, "gan", steps,
-                         min(checkpoint_every, steps), seed, resume, [grid], verbose)
-    gan.sync_ema_generator().save_weights(files.generator)
+                         min(checkpoint_every, steps), seed, resume, callbacks, verbose)
+    if files.chief:
+        save_weights(gan.sync_ema_generator(), files.generator)
     return _summary(history, {}, start, steps=steps)
 
 

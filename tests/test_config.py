@@ -40,3 +40,13 @@ def test_override_rejects_unknown_keys(key):
 def test_unknown_preset():
     with pytest.raises(ValueError, match="birds_tiny"):
         get_preset("flowers")
+
+
+def test_compute_settings_are_checked_and_left_out_of_the_fingerprint():
+    fast = override(get_preset("cub"), {"compute.jit_compile": True,
+                                        "compute.mixed_precision": "mixed_bfloat16"})
+    assert fast.fingerprint() == get_preset("cub").fingerprint()
+    assert "compute" not in fast.fingerprint() and fast.to_dict()["compute"]["jit_compile"]
+    assert MirrorGANConfig.from_dict(fast.to_dict()) == fast
+    with pytest.raises(ValueError, match="mixed_precision"):
+        override(get_preset("cub"), {"compute.mixed_precision": "float8"})

@@ -75,7 +75,7 @@ class SentenceAttention(keras.layers.Layer):
     """MirrorGAN's global sentence attention (spec §5.3 step 2).
 
     ``v = V·c`` (dense with bias, tiled over the image), ``g = conv1x1(h ⊙ v)`` (bias-free),
-    ``sigma = softmax(g)`` over channels at each pixel, output ``v ⊙ sigma``.
+    ``sigma = softmax(g)`` over channels at each pixel (in float32), output ``v ⊙ sigma``.
 
     Args:
         channels: width ``C`` of the image features (ngf).
@@ -104,8 +104,8 @@ class SentenceAttention(keras.layers.Layer):
 
     def call(self, image, condition):
         sentence = self.sentence_projection(condition)[:, None, None, :]  # [B, 1, 1, C]
-        weights = ops.softmax(self.gate(image * sentence), axis=-1)
-        return sentence * weights
+        gate = ops.cast(self.gate(image * sentence), "float32")
+        return sentence * ops.cast(ops.softmax(gate, axis=-1), sentence.dtype)
 
     def compute_output_shape(self, image_shape, condition_shape):
         return (*image_shape[:-1], self.channels)

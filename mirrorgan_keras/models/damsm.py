@@ -83,10 +83,14 @@ class DAMSM(keras.Model):
     def train_step(self, batch):
         with tf.GradientTape() as tape:
             losses = self.compute_losses(batch, training=True)
+            scaled_loss = self.optimizer.scale_loss(losses["loss"])
         text_weights = self.text_encoder.trainable_weights
         image_weights = self.image_encoder.trainable_weights
-        text_grads, image_grads = tape.gradient(losses["loss"], [text_weights, image_weights])
-        text_grads = distribute.clip_by_global_norm(text_grads, self.rnn_grad_clip)
+        text_grads, image_grads = tape.gradient(scaled_loss, [text_weights, image_weights])
+        # Gradients of a loss scaled by s: clipping them at s·clip is clipping the true ones.
+        text_grads = distribute.clip_by_global_norm(
+            text_grads, self.optimizer.scale_loss(self.rnn_grad_clip)
+        )
         self.optimizer.apply(text_grads + image_grads, text_weights + image_weights)
         return self._track(losses)
 
@@ -142,6 +146,7 @@ class DAMSMLearningRate(keras.callbacks.Callback):
         optimizer = self.model.optimizer
         optimizer.learning_rate = self.learning_rate(epoch)
         if self.reset_moments and epoch > 0:
-            for variable in optimizer.variables:
+            inner = getattr(optimizer, "inner_optimizer", optimizer)  # keep a loss scale
+            for variable in inner.variables:
                 if "learning_rate" not in variable.path:
                     variable.assign(tf.zeros_like(variable))

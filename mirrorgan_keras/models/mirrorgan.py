@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
 import tensorflow as tf
 from keras import ops
 
-from mirrorgan_keras import distribute
+from mirrorgan_keras import distribute, precision
 from mirrorgan_keras.config import MirrorGANConfig, TrainConfig
 from mirrorgan_keras.layers import RegionImageEncoder, SemanticTextEncoder, StageDiscriminator
 from mirrorgan_keras.losses import binary_cross_entropy, damsm_losses
@@ -110,13 +112,20 @@ class MirrorGAN(keras.Model):
             ema_decay=config.train.ema_decay, seed=seed, **kwargs,
         )
 
-    def compile(self, generator_optimizer, discriminator_optimizers, **kwargs):
-        """Takes the generator's optimizer and one optimizer per discriminator."""
+    def compile(self, generator_optimizer, discriminator_optimizers, jit_compile: bool = False,
+                **kwargs):
+        """Takes the generator's optimizer and one optimizer per discriminator (each wrapped
+        in a dynamic loss-scale optimizer under the "mixed_float16" policy); ``jit_compile``
+        compiles the step with XLA."""
         if len(discriminator_optimizers) != len(self.discriminators):
             raise ValueError("need one optimizer per discriminator")
-        super().compile(optimizer=generator_optimizer, jit_compile=False, **kwargs)
+        generator_optimizer, *discriminator_optimizers = (
+            precision.loss_scaled(optimizer, self.dtype_policy)
+            for optimizer in (generator_optimizer, *discriminator_optimizers)
+        )
+        super().compile(optimizer=generator_optimizer, jit_compile=jit_compile, **kwargs)
         self.generator_optimizer = generator_optimizer
-        self.discriminator_optimizers = list(discriminator_optimizers)
+        self.discriminator_optimizers = discriminator_optimizers
 
     def initialize(self, words_num: int):
         """Creates every variable (models, EMA copy, optimizer slots). Call inside the
@@ -181,8 +190,9 @@ class MirrorGAN(keras.Model):
             with tape.stop_recording():
                 losses = self._update_discriminators(real_images, outputs["images"], sentence)
             losses.update(self._generator_losses(outputs, words, sentence, batch))
+            scaled_loss = self.generator_optimizer.scale_loss(losses["g_loss"])
         weights = self.generator.trainable_weights
-        self.generator_optimizer.apply(tape.gradient(losses["g_loss"], weights), weights)
+        self.generator_optimizer.apply(tape.gradient(scaled_loss, weights), weights)
         self._update_moving_average()
         return self._track(losses)
 
@@ -194,7 +204,7 @@ class MirrorGAN(keras.Model):
         draws = []
         for offset, width in enumerate((self.generator.z_dim, self.generator.condition_dim)):
             seed = tf.stack([base, 2 * step + offset])
-            values = tf.random.stateless_normal([local_batch * replicas, width], seed=seed)
+            values = _stateless_normal([local_batch * replicas, width], seed)
             draws.append(distribute.replica_slice(values, local_batch))
         return tuple(draws)
 
@@ -208,8 +218,10 @@ class MirrorGAN(keras.Model):
                 for d, real, fake in zip(self.discriminators, real_images, fake_images,
                                          strict=True)
             ]
+            scaled_losses = [optimizer.scale_loss(loss) for optimizer, loss
+                             in zip(self.discriminator_optimizers, stage_losses, strict=True)]
         weights = [d.trainable_weights for d in self.discriminators]
-        gradients = tape.gradient(stage_losses, weights)
+        gradients = tape.gradient(scaled_losses, weights)
         for optimizer, grads, variables in zip(self.discriminator_optimizers, gradients, weights,
                                                strict=True):
             optimizer.apply(grads, variables)
@@ -227,7 +239,7 @@ class MirrorGAN(keras.Model):
             terms.append(distribute.distributed_mean(binary_cross_entropy(unconditional, 1.0)))
             terms.append(distribute.distributed_mean(binary_cross_entropy(conditional, 1.0)))
         adversarial = tf.add_n(terms)
-        mu, logvar = outputs["mu"], outputs["logvar"]
+        mu, logvar = (tf.cast(outputs[key], tf.float32) for key in ("mu", "logvar"))
         kl = distribute.distributed_mean(-0.5 * (1.0 + logvar - mu**2 - tf.exp(logvar)))
         last_image = outputs["images"][-1]
         stream = (
@@ -264,6 +276,18 @@ class MirrorGAN(keras.Model):
         for name, value in losses.items():
             self.trackers[name].update_state(distribute.global_sum(value))
         return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+
+def _stateless_normal(shape, seed):
+    """N(0, 1) samples from the stateless Philox bits of ``seed`` by the Box–Muller transform.
+
+    The same numbers with and without XLA: ``tf.random.stateless_normal`` (and ``_uniform``)
+    give other numbers once compiled, the raw bits do not.
+    """
+    bits = tf.random.stateless_uniform([2, *shape], seed=seed, minval=None, maxval=None,
+                                       dtype=tf.uint32)
+    uniform = (tf.cast(tf.bitwise.right_shift(bits, 8), tf.float32) + 1.0) / 2.0**24  # (0, 1]
+    return tf.sqrt(-2.0 * tf.math.log(uniform[0])) * tf.cos(2.0 * math.pi * uniform[1])
 
 
 def _next_sentences(sentence):

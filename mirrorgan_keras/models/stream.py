@@ -65,8 +65,9 @@ class STREAM(keras.Model):
     def train_step(self, batch):
         with tf.GradientTape() as tape:
             loss = self.caption_loss(final_images(batch), batch["captions"], training=True)
+            scaled_loss = self.optimizer.scale_loss(loss)
         weights = self.trainable_weights
-        self.optimizer.apply(tape.gradient(loss, weights), weights)
+        self.optimizer.apply(tape.gradient(scaled_loss, weights), weights)
         return self._track(loss)
 
     def test_step(self, batch):
@@ -125,12 +126,13 @@ class WordPresencePretrainer(keras.Model):
         present = tf.reduce_max(tf.one_hot(captions, self.vocab_size), axis=1)
         present = tf.concat([tf.zeros_like(present[:, :1]), present[:, 1:]], axis=1)  # no padding
         with tf.GradientTape() as tape:
-            logits = self(final_images(batch), training=True)
+            logits = tf.cast(self(final_images(batch), training=True), tf.float32)
             per_image = tf.reduce_sum(
                 tf.nn.sigmoid_cross_entropy_with_logits(present, logits), axis=-1
             )
             loss = distribute.distributed_mean(per_image)
+            scaled_loss = self.optimizer.scale_loss(loss)
         weights = self.encoder.backbone.trainable_weights + self.word_logits.trainable_weights
-        self.optimizer.apply(tape.gradient(loss, weights), weights)
+        self.optimizer.apply(tape.gradient(scaled_loss, weights), weights)
         self.loss_tracker.update_state(distribute.global_sum(loss))
         return {"word_loss": self.loss_tracker.result()}

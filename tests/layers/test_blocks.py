@@ -2,14 +2,19 @@ import numpy as np
 import pytest
 
 from mirrorgan_keras.layers import ConvBlock, DownBlock, ImageHead, ResBlock, UpBlock
-from mirrorgan_keras.layers.blocks import upsample_nearest
+from mirrorgan_keras.layers.blocks import upsample_conv3x3
 from tests.layers.roundtrip import assert_config_round_trip, assert_saved_round_trip
 
 
-def test_upsample_nearest_repeats_each_pixel(rng):
+def test_upsample_conv3x3_is_the_convolution_of_the_nearest_upsampling(rng):
     x = rng.normal(size=(2, 3, 4, 5)).astype("float32")
-    want = x.repeat(2, axis=1).repeat(2, axis=2)
-    np.testing.assert_array_equal(np.asarray(upsample_nearest(x)), want)
+    kernel = rng.normal(size=(3, 3, 5, 6)).astype("float32")
+    padded = np.pad(x.repeat(2, axis=1).repeat(2, axis=2), ((0, 0), (1, 1), (1, 1), (0, 0)))
+    want = np.zeros((2, 6, 8, 6))
+    for i in range(6):
+        for j in range(8):
+            want[:, i, j] = np.einsum("bhwc,hwco->bo", padded[:, i : i + 3, j : j + 3], kernel)
+    np.testing.assert_allclose(np.asarray(upsample_conv3x3(x, kernel)), want, atol=1e-4)
 
 
 @pytest.mark.parametrize(

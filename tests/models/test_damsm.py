@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 
+from mirrorgan_keras import precision
 from mirrorgan_keras.models import DAMSMLearningRate
 from tests.models.factories import batches_from, build_damsm, tiny_config
 
@@ -38,3 +39,16 @@ def test_damsm_training_lowers_its_loss():
     after = damsm.evaluate(batch, verbose=0, return_dict=True)
     assert after["loss"] < before
     assert set(after) == {"loss", "w0", "w1", "s0", "s1"}
+
+
+def test_mixed_float16_step_is_loss_scaled_and_restarts_keep_the_scale():
+    config = tiny_config()
+    with precision.dtype_policy("mixed_float16"):
+        damsm = build_damsm(config)
+    assert isinstance(damsm.optimizer, keras.optimizers.LossScaleOptimizer)
+    history = damsm.fit(batches_from(config, 4, steps=2), verbose=0).history
+    assert all(np.isfinite(values[-1]) for values in history.values())
+    schedule = DAMSMLearningRate()
+    schedule.set_model(damsm)
+    schedule.on_epoch_begin(1)
+    assert int(damsm.optimizer.iterations) == 0 and float(damsm.optimizer.dynamic_scale) > 0

@@ -3,12 +3,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mirrorgan_keras.models.mirrorgan import _next_sentences
+from mirrorgan_keras import precision
+from mirrorgan_keras.models.mirrorgan import _next_sentences, _stateless_normal
 from tests.models.factories import (
     batches_from,
     build_damsm,
     build_mirrorgan,
     build_stream,
+    random_batch,
     tiny_config,
 )
 
@@ -104,3 +106,75 @@ def test_missing_pretrained_parts_are_reported(config):
         gan = MirrorGAN.from_mirrorgan_config(config, damsm.text_encoder, build_stream(config),
                                               damsm.image_encoder)
         gan.compile(keras.optimizers.Adam(), [keras.optimizers.Adam()])
+
+
+def test_noise_is_standard_normal_and_the_same_under_xla():
+    def draw():
+        return _stateless_normal([200_000], tf.constant([3, 4], tf.int64))
+
+    values = np.asarray(tf.function(draw)())
+    assert abs(values.mean()) < 0.01 and abs(values.std() - 1.0) < 0.01
+    assert abs(np.mean(values > 1.0) - 0.1587) < 0.003  # P(Z > 1)
+    np.testing.assert_allclose(np.asarray(tf.function(draw, jit_compile=True)()), values,
+                               atol=1e-5)
+
+
+def _one_sgd_step(config, policy=None, jit_compile=False):
+    """(model, weights before, weights after, logs) of one SGD(0.1) step from the same initial
+    weights. The weights are the model's variables (including the moving average and
+    batch-norm statistics), not its optimizers'."""
+    keras.utils.set_random_seed(5)
+    optimizers = keras.optimizers.SGD(0.1), [keras.optimizers.SGD(0.1) for _ in range(2)]
+    with precision.dtype_policy(policy):
+        gan = build_mirrorgan(config, build_damsm(config), build_stream(config), optimizers,
+                              jit_compile=jit_compile)
+    for optimizer in (gan.generator_optimizer, *gan.discriminator_optimizers):
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            optimizer.dynamic_scale.assign(8.0)  # no overflow: the step is taken, not skipped
+    before = _values(gan.weights)
+    logs = gan.fit(batches_from(config, 4, steps=1), verbose=0).history
+    return gan, before, _values(gan.weights), {k: v[-1] for k, v in logs.items()}
+
+
+def test_xla_step_equals_the_plain_step(config):
+    """XLA sums in another order: the losses agree to 1e-5, every variable's change to 0.2 %
+    of its size (plus float32 rounding of the value: the moving average moves by 1e-5)."""
+    _, start, plain, plain_logs = _one_sgd_step(config)
+    gan, xla_start, xla, xla_logs = _one_sgd_step(config, jit_compile=True)
+    assert gan.jit_compile
+    for a, b in zip(start, xla_start, strict=True):
+        np.testing.assert_array_equal(a, b)
+    for before, a, b in zip(start, plain, xla, strict=True):
+        if a.dtype.kind == "f":
+            change = np.linalg.norm(a - before)
+            assert np.linalg.norm(b - a) <= 2e-3 * change + 1e-6 * np.sqrt(a.size)
+        else:
+            np.testing.assert_array_equal(b, a)
+    for key, value in plain_logs.items():
+        assert xla_logs[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
+
+
+def _update(before, after):
+    """The step's change of every floating variable, flattened."""
+    return np.concatenate([(b - a).ravel() for a, b in zip(before, after, strict=True)
+                           if a.dtype.kind == "f"])
+
+
+@pytest.mark.parametrize("policy, tolerance", [("mixed_bfloat16", 0.3), ("mixed_float16", 0.1)])
+def test_mixed_precision_step_is_close_to_float32(config, policy, tolerance):
+    """Variables, losses and images stay float32; the update is the float32 one up to the
+    compute precision (bfloat16 keeps 8 bits, float16 11), so float16's loss scaling (every
+    optimizer wrapped) is undone."""
+    _, start, reference, _ = _one_sgd_step(config)
+    gan, mixed_start, mixed, logs = _one_sgd_step(config, policy)
+    assert gan.generator.compute_dtype == policy.removeprefix("mixed_")
+    scaled = [isinstance(o, keras.optimizers.LossScaleOptimizer)
+              for o in (gan.generator_optimizer, *gan.discriminator_optimizers)]
+    assert scaled == [policy == "mixed_float16"] * 3
+    assert all(v.dtype in ("float32", "int64") for v in gan.state_variables())
+    assert all(np.isfinite(value) for value in logs.values())
+    want, got = _update(start, reference), _update(mixed_start, mixed)
+    assert np.linalg.norm(got - want) < tolerance * np.linalg.norm(want)
+    outputs = gan(np.asarray(random_batch(config, 2)["captions"]))
+    assert all(images.dtype == "float32" for images in outputs["images"])
+

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from mirrorgan_keras import precision
 from mirrorgan_keras.layers import CaptionImageEncoder
 from mirrorgan_keras.models import WordPresencePretrainer
 from tests.models.factories import VOCAB, batches_from, build_stream, tiny_config
@@ -44,6 +45,21 @@ def test_word_presence_pretraining_trains_only_the_backbone_and_its_head():
     np.testing.assert_array_equal(np.asarray(encoder.projection.kernel), projection)
     assert any(not np.array_equal(a, np.asarray(b))
                for a, b in zip(backbone, encoder.backbone.trainable_weights, strict=True))
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_steps_give_finite_losses(policy):
+    config = tiny_config()
+    with precision.dtype_policy(policy):
+        stream = build_stream(config)
+        stream(np.zeros((2, 32, 32, 3), np.float32), np.ones((2, 8), np.int32))
+        pretrainer = WordPresencePretrainer(stream.encoder, VOCAB)
+        pretrainer(np.zeros((2, 32, 32, 3), np.float32))
+        pretrainer.compile(optimizer=keras.optimizers.Adam(1e-2))
+    dataset = batches_from(config, 4, steps=2)
+    words = pretrainer.fit(dataset, verbose=0).history["word_loss"]
+    captions = stream.fit(dataset, verbose=0).history["loss"]
+    assert np.isfinite(words[-1]) and np.isfinite(captions[-1])
 
 
 @pytest.mark.slow
