@@ -38,7 +38,7 @@ import tensorflow as tf
 from mirrorgan_keras import distribute, precision
 from mirrorgan_keras.callbacks import SampleGrid, draw_noise
 from mirrorgan_keras.checkpoint import TrainingCheckpoint, training_state
-from mirrorgan_keras.config import MirrorGANConfig
+from mirrorgan_keras.config import MirrorGANConfig, override
 from mirrorgan_keras.data import DatasetLayoutError, load_split, make_config_dataset
 from mirrorgan_keras.data import steps_per_epoch as epoch_steps
 from mirrorgan_keras.export import TextToImage
@@ -385,11 +385,13 @@ def _summary(history, test_losses: dict, start: float, **values) -> dict:
             "test": {k: float(v) for k, v in test_losses.items()}}
 
 
-def load_run_config(run_dir) -> MirrorGANConfig:
-    """The configuration a run recorded in ``<run_dir>/config.json``."""
+def load_run_config(run_dir, data_dir: str | None = None) -> MirrorGANConfig:
+    """The configuration a run recorded in ``<run_dir>/config.json``, with ``data_dir`` (when
+    given) for a data set that has moved since."""
     files = RunFiles(run_dir)
     _require(files.config, "a training recipe")
-    return MirrorGANConfig.from_dict(json.loads(files.config.read_text())["config"])
+    config = MirrorGANConfig.from_dict(json.loads(files.config.read_text())["config"])
+    return override(config, {"data.data_dir": data_dir}) if data_dir else config
 
 
 def load_text_to_image(run_dir, config: MirrorGANConfig | None = None, vocabulary=None,
