@@ -175,8 +175,10 @@ def evaluate_run(run_dir, records: DatasetSplit, config: MirrorGANConfig | None 
         "attributes": {...}}`` (the metrics that apply).
     """
     config = config or workflows.load_run_config(run_dir)
-    damsm_weights = damsm_weights or workflows.RunFiles(run_dir).damsm
-    model = workflows.load_text_to_image(run_dir, config, records.vocabulary, damsm_weights)
+    files = workflows.RunFiles(run_dir)
+    damsm = workflows.build_damsm(config, records.vocabulary.size, damsm_weights or files.damsm)
+    model = TextToImage(records.vocabulary, damsm.text_encoder,
+                        workflows.load_generator(config, files.generator), config.text.words_num)
     generated = generate_test_set(model, records, config, count, seed, directory=work_dir,
                                   verbose=verbose)
     inception = "skipped" if skip_inception else {
@@ -186,7 +188,6 @@ def evaluate_run(run_dir, records: DatasetSplit, config: MirrorGANConfig | None 
         cache = None if work_dir is None else str(Path(work_dir) / "fid_reference.npz")
         results.update(inception_scores(generated, inception_weights, splits, cache,
                                         inception_classes, inception_class_indices, verbose))
-    damsm = workflows.build_damsm(config, records.vocabulary.size, damsm_weights)
     results["r_precision"] = r_precision_scores(damsm, generated, folds, seed, verbose)
     if config.data.dataset == "synthetic_birds":
         oracle_path = oracle_path or str(Path(config.data.data_dir) / "attribute_oracle.keras")

@@ -50,8 +50,8 @@ flags.DEFINE_enum("strategy", "auto", ["auto", "default", "one_device", "mirrore
 FLAGS = flags.FLAGS
 
 
-def run_variant(base_config, name: str, seed: int, strategy) -> dict:
-    """Trains (when needed) and scores one run; returns its evaluation results."""
+def run_variant(base_config, test, name: str, seed: int, strategy) -> dict:
+    """Trains (when needed) and scores one run on the ``test`` split; returns its results."""
     run_dir = Path(FLAGS.output_dir) / name / f"seed{seed}"
     config = override(base_config, VARIANTS[name])
     results_file = run_dir / "evaluation" / "results.json"
@@ -65,7 +65,7 @@ def run_variant(base_config, name: str, seed: int, strategy) -> dict:
                                   stream_weights=pretrained.stream, verbose=2)
     weights = FLAGS.inception_weights
     results = scoring.evaluate_run(
-        run_dir, load_split(config.data, config.text, "test"),
+        run_dir, test,
         workflows.load_run_config(run_dir), FLAGS.num_images, seed=0,
         inception_weights=None if weights == "none" else weights,
         skip_inception=weights == "skip", oracle_path=FLAGS.oracle,
@@ -93,7 +93,8 @@ def main(argv):
     base_config = workflows.load_run_config(FLAGS.pretrained_dir)
     strategy = distribute.make_strategy(FLAGS.strategy)
     seeds = [int(seed) for seed in FLAGS.seeds]
-    runs = {name: [run_variant(base_config, name, seed, strategy) for seed in seeds]
+    test = load_split(base_config.data, base_config.text, "test")
+    runs = {name: [run_variant(base_config, test, name, seed, strategy) for seed in seeds]
             for name in FLAGS.variants}
     summaries = {name: scoring.summarize_seeds(results) for name, results in runs.items()}
     table = markdown_table(summaries, len(seeds))
