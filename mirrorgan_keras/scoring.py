@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mirrorgan_keras import evaluation, workflows
+from mirrorgan_keras import evaluation, run_files, workflows
 from mirrorgan_keras.callbacks import to_uint8
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data import make_dataset
@@ -174,8 +174,8 @@ def evaluate_run(run_dir, records: DatasetSplit, config: MirrorGANConfig | None 
         ``{"protocol": {...}, "inception_score": ..., "fid": ..., "r_precision": {...},
         "attributes": {...}}`` (the metrics that apply).
     """
-    config = config or workflows.load_run_config(run_dir)
-    files = workflows.RunFiles(run_dir)
+    config = config or run_files.load_run_config(run_dir)
+    files = run_files.RunFiles(run_dir)
     damsm = workflows.build_damsm(config, records.vocabulary.size, damsm_weights or files.damsm)
     model = TextToImage(records.vocabulary, damsm.text_encoder,
                         workflows.load_generator(config, files.generator), config.text.words_num)

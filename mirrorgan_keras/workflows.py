@@ -3,17 +3,10 @@
 Each stage reads a config, trains under a ``tf.distribute`` strategy with
 :func:`~mirrorgan_keras.training.fit_resumable` (checkpoints in
 ``<run_dir>/checkpoints/<stage>/``, resume from the newest), and writes its result into the
-run directory:
-
-```
-<run_dir>/config.json          the configuration (and vocabulary size) of the run
-<run_dir>/damsm.weights.h5     pretrained STEM + image encoder
-<run_dir>/stream.weights.h5    pretrained captioner
-<run_dir>/generator_ema.weights.h5, samples/step_*.png, logs/ (TensorBoard)
-```
+run directory (the files are listed in :mod:`mirrorgan_keras.run_files`).
 
 Under MultiWorkerMirroredStrategy every worker runs the same call. The chief writes all of
-the above. Every other worker writes only what it needs to go on: its own copy of the
+these files. Every other worker writes only what it needs to go on: its own copy of the
 checkpoints in ``<run_dir>/checkpoints/<task>-<index>/<stage>/`` (its backups) and the
 pretrained ``damsm.weights.h5`` / ``stream.weights.h5`` that its next stage reads (written
 atomically, so workers sharing one run directory do not clash). No shared filesystem needed.
@@ -24,10 +17,7 @@ The recipes in ``recipes/`` are thin command-line wrappers around these function
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -38,7 +28,7 @@ import tensorflow as tf
 from mirrorgan_keras import distribute, precision
 from mirrorgan_keras.callbacks import SampleGrid, draw_noise
 from mirrorgan_keras.checkpoint import TrainingCheckpoint, training_state
-from mirrorgan_keras.config import MirrorGANConfig, override
+from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data import DatasetLayoutError, load_split, make_config_dataset
 from mirrorgan_keras.data import steps_per_epoch as epoch_steps
 from mirrorgan_keras.export import TextToImage
@@ -51,6 +41,13 @@ from mirrorgan_keras.models import (
     WordPresencePretrainer,
     adam_optimizers,
 )
+from mirrorgan_keras.run_files import (
+    RunFiles,
+    load_run_config,
+    require_run_file,
+    save_weights,
+    write_run_config,
+)
 from mirrorgan_keras.training import fit_resumable, resume_step
 
 logger = logging.getLogger(__name__)
@@ -60,31 +57,6 @@ DATA_SOURCES = {
     "coco": "MS-COCO 2014 train/val images + the AttnGAN coco metadata",
     "synthetic_birds": "python -m mirrorgan_keras.data.synthetic_birds --output_dir <data_dir>",
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class RunFiles:
-    """Where a run keeps its files. ``worker``: the name of a non-chief worker of a cluster
-    (:func:`~mirrorgan_keras.distribute.worker_name`), None on the chief or in one process."""
-
-    root: Path
-    worker: str | None = None
-
-    def __post_init__(self):
-        object.__setattr__(self, "root", Path(self.root))
-
-    config = property(lambda self: self.root / "config.json")
-    damsm = property(lambda self: self.root / "damsm.weights.h5")
-    stream = property(lambda self: self.root / "stream.weights.h5")
-    generator = property(lambda self: self.root / "generator_ema.weights.h5")
-    samples = property(lambda self: self.root / "samples")
-    logs = property(lambda self: self.root / "logs")
-
-    chief = property(lambda self: self.worker is None)
-
-    def checkpoints(self, stage: str) -> Path:
-        """The stage's checkpoints; a non-chief worker's own backups of them."""
-        return self.root / "checkpoints" / (stage if self.chief else f"{self.worker}/{stage}")
 
 
 def read_splits(config: MirrorGANConfig):
@@ -99,18 +71,6 @@ def read_splits(config: MirrorGANConfig):
             f"{error}\n\nData set {config.data.dataset!r} not found or incomplete in "
             f"{config.data.data_dir!r}. Get it from: {source} (README.md, section Data)."
         ) from error
-
-
-def write_run_config(files: RunFiles, config: MirrorGANConfig, vocab_size: int):
-    """Records the configuration of the run, or checks it against the one recorded."""
-    values = {"config": config.to_dict(), "vocab_size": vocab_size}
-    if files.config.exists():
-        recorded = json.loads(files.config.read_text())
-        if recorded["vocab_size"] != vocab_size:
-            raise ValueError(f"{files.config}: vocabulary size {recorded['vocab_size']} was "
-                             f"recorded, the data now gives {vocab_size}")
-    files.root.mkdir(parents=True, exist_ok=True)
-    files.config.write_text(json.dumps(values, indent=1))
 
 
 def build_damsm(config: MirrorGANConfig, vocab_size: int, weights_file=None) -> DAMSM:
@@ -138,18 +98,6 @@ def build_stream(config: MirrorGANConfig, vocab_size: int, weights_file=None) ->
     if weights_file is not None:
         stream.load_weights(weights_file)
     return stream
-
-
-def save_weights(model: keras.Model, path: Path):
-    """``model.save_weights(path)`` through a temporary file renamed into place: a reader never
-    sees half a file, and workers that write the same weights at once do not clash."""
-    handle, staging = tempfile.mkstemp(prefix=".", suffix=path.name, dir=path.parent)
-    os.close(handle)
-    try:
-        model.save_weights(staging)
-        os.replace(staging, path)
-    finally:
-        Path(staging).unlink(missing_ok=True)
 
 
 def exists_on_every_worker(path, strategy: tf.distribute.Strategy) -> bool:
@@ -307,9 +255,9 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, steps: int 
     vocab_size = train.vocabulary.size
     damsm_weights = Path(damsm_weights or files.damsm)
     stream_weights = Path(stream_weights or files.stream)
-    _require(damsm_weights, "recipes/pretrain_damsm.py")
+    require_run_file(damsm_weights, "recipes/pretrain_damsm.py")
     if config.train.lambda_stream > 0:
-        _require(stream_weights, "recipes/pretrain_stream.py")
+        require_run_file(stream_weights, "recipes/pretrain_stream.py")
     steps = steps or config.train.max_epoch * epoch_steps(train, config.train.batch_size)
     with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
         damsm = build_damsm(config, vocab_size, damsm_weights)
@@ -373,25 +321,10 @@ def redescription_loss(config: MirrorGANConfig, run_dir, records, count: int = 5
             "stream_ce_mismatched": mismatched}
 
 
-def _require(path: Path, recipe: str):
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: run `python {recipe}` with the same "
-                                "--run_dir first, or pass the weights file")
-
-
 def _summary(history, test_losses: dict, start: float, **values) -> dict:
     final = {k: float(v[-1]) for k, v in history.history.items()} if history else {}
     return {**values, "seconds": round(time.time() - start, 1), "train": final,
             "test": {k: float(v) for k, v in test_losses.items()}}
-
-
-def load_run_config(run_dir, data_dir: str | None = None) -> MirrorGANConfig:
-    """The configuration a run recorded in ``<run_dir>/config.json``, with ``data_dir`` (when
-    given) for a data set that has moved since."""
-    files = RunFiles(run_dir)
-    _require(files.config, "a training recipe")
-    config = MirrorGANConfig.from_dict(json.loads(files.config.read_text())["config"])
-    return override(config, {"data.data_dir": data_dir}) if data_dir else config
 
 
 def load_text_to_image(run_dir, config: MirrorGANConfig | None = None, vocabulary=None,
@@ -405,7 +338,7 @@ def load_text_to_image(run_dir, config: MirrorGANConfig | None = None, vocabular
     files = RunFiles(run_dir)
     config = config or load_run_config(run_dir)
     vocabulary = vocabulary or load_split(config.data, config.text, "test").vocabulary
-    _require(files.generator, "recipes/train_*.py")
+    require_run_file(files.generator, "recipes/train_*.py")
     damsm = build_damsm(config, vocabulary.size, damsm_weights or files.damsm)
     generator = load_generator(config, files.generator)
     return TextToImage(vocabulary, damsm.text_encoder, generator, config.text.words_num)

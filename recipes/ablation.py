@@ -23,7 +23,7 @@ from pathlib import Path
 
 from absl import app, flags
 
-from mirrorgan_keras import distribute, scoring, workflows
+from mirrorgan_keras import distribute, run_files, scoring, workflows
 from mirrorgan_keras.config import override
 from mirrorgan_keras.data import load_split
 
@@ -57,8 +57,8 @@ def run_variant(base_config, test, name: str, seed: int, strategy) -> dict:
     results_file = run_dir / "evaluation" / "results.json"
     if results_file.exists():
         return json.loads(results_file.read_text())
-    pretrained = workflows.RunFiles(FLAGS.pretrained_dir)
-    if not workflows.RunFiles(run_dir).generator.exists():
+    pretrained = run_files.RunFiles(FLAGS.pretrained_dir)
+    if not run_files.RunFiles(run_dir).generator.exists():
         workflows.train_mirrorgan(config, run_dir, strategy, FLAGS.steps,
                                   checkpoint_every=FLAGS.steps, sample_every=FLAGS.steps,
                                   seed=seed, damsm_weights=pretrained.damsm,
@@ -66,7 +66,7 @@ def run_variant(base_config, test, name: str, seed: int, strategy) -> dict:
     weights = FLAGS.inception_weights
     results = scoring.evaluate_run(
         run_dir, test,
-        workflows.load_run_config(run_dir), FLAGS.num_images, seed=0,
+        run_files.load_run_config(run_dir), FLAGS.num_images, seed=0,
         inception_weights=None if weights == "none" else weights,
         skip_inception=weights == "skip", oracle_path=FLAGS.oracle,
         work_dir=run_dir / "evaluation", verbose=0, damsm_weights=pretrained.damsm)
@@ -90,7 +90,7 @@ def main(argv):
     unknown = set(FLAGS.variants) - set(VARIANTS)
     if unknown:
         raise app.UsageError(f"unknown variants {sorted(unknown)}; choose from {list(VARIANTS)}")
-    base_config = workflows.load_run_config(FLAGS.pretrained_dir)
+    base_config = run_files.load_run_config(FLAGS.pretrained_dir)
     strategy = distribute.make_strategy(FLAGS.strategy)
     seeds = [int(seed) for seed in FLAGS.seeds]
     test = load_split(base_config.data, base_config.text, "test")

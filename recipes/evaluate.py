@@ -16,7 +16,7 @@ from pathlib import Path
 
 from absl import app, flags
 
-from mirrorgan_keras import scoring, workflows
+from mirrorgan_keras import run_files, scoring
 from mirrorgan_keras.data import load_split
 
 flags.DEFINE_string("run_dir", None, "The trained run.", required=True)
@@ -41,7 +41,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    config = workflows.load_run_config(FLAGS.run_dir, FLAGS.data_dir)
+    config = run_files.load_run_config(FLAGS.run_dir, FLAGS.data_dir)
     work_dir = Path(FLAGS.run_dir) / "evaluation"
     weights = FLAGS.inception_weights
     results = scoring.evaluate_run(

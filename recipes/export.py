@@ -14,7 +14,7 @@ import json
 
 from absl import app, flags
 
-from mirrorgan_keras import workflows
+from mirrorgan_keras import run_files, workflows
 from mirrorgan_keras.export import export_saved_model
 
 flags.DEFINE_string("run_dir", None, "Run directory with config.json, damsm.weights.h5 and "
@@ -30,7 +30,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    config = workflows.load_run_config(FLAGS.run_dir, FLAGS.data_dir)
+    config = run_files.load_run_config(FLAGS.run_dir, FLAGS.data_dir)
     model = workflows.load_text_to_image(FLAGS.run_dir, config, damsm_weights=FLAGS.damsm_weights)
     path = export_saved_model(model, FLAGS.export_dir or f"{FLAGS.run_dir}/export",
                               FLAGS.version, metadata={"config": config.to_dict()})

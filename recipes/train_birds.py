@@ -10,7 +10,7 @@ import os
 
 from absl import app, flags
 
-from mirrorgan_keras import cli, workflows
+from mirrorgan_keras import cli, run_files, workflows
 from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds
 
 cli.define_gan_flags("birds_tiny")
@@ -26,7 +26,7 @@ def main(argv):
     if not os.path.exists(os.path.join(config.data.data_dir, "attributes.json")):
         generate_synthetic_birds(config.data.data_dir, FLAGS.num_train, FLAGS.num_test,
                                  image_size=96, seed=FLAGS.seed)
-    files = workflows.RunFiles(cli.run_dir())
+    files = run_files.RunFiles(cli.run_dir())
 
     def missing(path):  # on any worker: then all of them pretrain again (resuming)
         return not workflows.exists_on_every_worker(path, strategy)

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mirrorgan_keras import workflows
+from mirrorgan_keras import run_files, workflows
 from mirrorgan_keras.config import override
 from mirrorgan_keras.data import load_split
 from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds
@@ -54,7 +54,7 @@ def setup(tmp_path_factory) -> dict:
         "text.words_num": 18, "train.batch_size": 8,
     })
     vocab_size = load_split(config.data, config.text, "train").vocabulary.size
-    files = workflows.RunFiles(root)
+    files = run_files.RunFiles(root)
     keras.utils.set_random_seed(0)
     workflows.build_damsm(config, vocab_size).save_weights(files.damsm)
     workflows.build_stream(config, vocab_size).save_weights(files.stream)

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from mirrorgan_keras import workflows
+from mirrorgan_keras import run_files, workflows
 from mirrorgan_keras.config import override
 from mirrorgan_keras.data import DatasetLayoutError, load_split
 from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds
@@ -29,7 +29,7 @@ def test_three_stages_write_their_files_and_resume(config, tmp_path):
     stream = workflows.pretrain_stream(config, tmp_path, epochs=1, verbose=0)
     gan = workflows.train_mirrorgan(config, tmp_path, steps=2, checkpoint_every=1,
                                     sample_every=1, verbose=0)
-    files = workflows.RunFiles(tmp_path)
+    files = run_files.RunFiles(tmp_path)
     for path in (files.damsm, files.stream, files.generator, files.samples / "step_0000002.png"):
         assert path.exists(), path
     assert damsm["test"]["loss"] > 0 and stream["test"]["loss"] > 0

@@ -1,0 +1,139 @@
+"""The files of a run directory, and writing files so that no reader sees half of one.
+
+```
+<run_dir>/config.json          the configuration (and vocabulary size) of the run
+<run_dir>/damsm.weights.h5     pretrained STEM + image encoder
+<run_dir>/stream.weights.h5    pretrained captioner
+<run_dir>/generator_ema.weights.h5, samples/step_*.png, logs/ (TensorBoard)
+<run_dir>/checkpoints/<stage>/ (the chief's), checkpoints/<task>-<index>/<stage>/ (a worker's)
+```
+
+:func:`atomic_path` is the one way the package writes a file or directory that someone may
+read while it is written (weights, checkpoints, exports, data sets, caches). This module does
+not import TensorFlow: the plain data readers use it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mirrorgan_keras.config import MirrorGANConfig, override
+
+if TYPE_CHECKING:
+    import keras
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike, directory: bool = False,
+                overwrite: bool = True) -> Iterator[Path]:
+    """A new empty file (or, with ``directory``, an empty directory) beside ``target`` to
+    write; renamed to ``target`` when the block succeeds, removed when it raises.
+
+    The temporary name is hidden and ends with the target's name (``.<random>-<name>``), so
+    suffixes that writers check (``.keras``, ``.weights.h5``) are kept. An existing ``target``
+    is replaced (a directory is removed first), or with ``overwrite=False`` the rename raises
+    FileExistsError. The target's parent directory is created. Permissions are those of a
+    plain new file or directory (the umask applies).
+
+    Example::
+
+        with atomic_path("runs/demo/damsm.weights.h5") as staging:
+            model.save_weights(str(staging))
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = _new_staging_path(target, directory)
+    try:
+        yield staging
+        if target.exists() and not overwrite:
+            raise FileExistsError(f"{target} exists and is not overwritten")
+        if directory and target.is_dir():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        if directory:
+            shutil.rmtree(staging, ignore_errors=True)
+        else:
+            staging.unlink(missing_ok=True)
+
+
+def _new_staging_path(target: Path, directory: bool) -> Path:
+    """Creates and returns ``<parent>/.<random>-<name>``, a file or a directory."""
+    while True:
+        staging = target.parent / f".{secrets.token_hex(4)}-{target.name}"
+        try:
+            if directory:
+                staging.mkdir()
+            else:
+                os.close(os.open(staging, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            return staging
+        except FileExistsError:
+            continue
+
+
+@dataclasses.dataclass(frozen=True)
+class RunFiles:
+    """Where a run keeps its files. ``worker``: the name of a non-chief worker of a cluster
+    (:func:`~mirrorgan_keras.distribute.worker_name`), None on the chief or in one process."""
+
+    root: Path
+    worker: str | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "root", Path(self.root))
+
+    config = property(lambda self: self.root / "config.json")
+    damsm = property(lambda self: self.root / "damsm.weights.h5")
+    stream = property(lambda self: self.root / "stream.weights.h5")
+    generator = property(lambda self: self.root / "generator_ema.weights.h5")
+    samples = property(lambda self: self.root / "samples")
+    logs = property(lambda self: self.root / "logs")
+
+    chief = property(lambda self: self.worker is None)
+
+    def checkpoints(self, stage: str) -> Path:
+        """The stage's checkpoints; a non-chief worker's own backups of them."""
+        return self.root / "checkpoints" / (stage if self.chief else f"{self.worker}/{stage}")
+
+
+def require_run_file(path: Path, recipe: str):
+    """Raises FileNotFoundError naming the ``recipe`` that writes ``path`` when it is missing."""
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{path} not found: run `python {recipe}` with the same "
+                                "--run_dir first, or pass the weights file")
+
+
+def write_run_config(files: RunFiles, config: MirrorGANConfig, vocab_size: int):
+    """Records the configuration of the run, or checks it against the one recorded."""
+    values = {"config": config.to_dict(), "vocab_size": vocab_size}
+    if files.config.exists():
+        recorded = json.loads(files.config.read_text())
+        if recorded["vocab_size"] != vocab_size:
+            raise ValueError(f"{files.config}: vocabulary size {recorded['vocab_size']} was "
+                             f"recorded, the data now gives {vocab_size}")
+    with atomic_path(files.config) as staging:
+        staging.write_text(json.dumps(values, indent=1))
+
+
+def load_run_config(run_dir, data_dir: str | None = None) -> MirrorGANConfig:
+    """The configuration a run recorded in ``<run_dir>/config.json``, with ``data_dir`` (when
+    given) for a data set that has moved since."""
+    files = RunFiles(run_dir)
+    require_run_file(files.config, "a training recipe")
+    config = MirrorGANConfig.from_dict(json.loads(files.config.read_text())["config"])
+    return override(config, {"data.data_dir": data_dir}) if data_dir else config
+
+
+def save_weights(model: keras.Model, path: Path):
+    """``model.save_weights(path)`` through :func:`atomic_path`: a reader never sees half a
+    file, and workers that write the same weights at once do not clash."""
+    with atomic_path(path) as staging:
+        model.save_weights(str(staging))
