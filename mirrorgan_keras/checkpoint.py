@@ -15,12 +15,13 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
+
+from mirrorgan_keras.run_files import atomic_path
 
 _NAME = re.compile(r"^ckpt-(\d+)$")
 
@@ -57,15 +58,14 @@ class TrainingCheckpoint:
     def save(self, step: int) -> Path:
         """Writes the checkpoint of ``step`` atomically and prunes old ones; returns its path.
 
-        One process writes a directory: temporary directories found there are left by a
-        writer that was killed, and are removed.
+        One process writes a directory: hidden (temporary) directories found there are left
+        by a writer that was killed, and are removed.
         """
         self.directory.mkdir(parents=True, exist_ok=True)
-        for stale in self.directory.glob(".ckpt-*"):
+        for stale in self.directory.glob(".*"):
             shutil.rmtree(stale, ignore_errors=True)
         final = checkpoint_path(self.directory, step)
-        staging = Path(tempfile.mkdtemp(prefix=f".ckpt-{step}-", dir=self.directory))
-        try:
+        with atomic_path(final, directory=True) as staging:
             arrays = {f"v{i:05d}": np.asarray(keras.ops.convert_to_numpy(v))
                       for i, v in enumerate(self.variables)}
             np.savez(staging / "state.npz", **arrays)
@@ -73,11 +73,6 @@ class TrainingCheckpoint:
                         "shapes": [list(a.shape) for a in arrays.values()],
                         "names": [v.path for v in self.variables]}
             (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(staging, final)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
         self._prune()
         return final
 

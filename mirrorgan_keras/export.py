@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import types
 from pathlib import Path
 
@@ -39,6 +37,7 @@ from mirrorgan_keras.data.tokenizer import CaptionTokenizer
 from mirrorgan_keras.data.vocabulary import Vocabulary
 from mirrorgan_keras.layers import SemanticTextEncoder
 from mirrorgan_keras.models import GLAMGenerator
+from mirrorgan_keras.run_files import atomic_path
 
 METADATA_FILE = "assets.extra/mirrorgan.json"
 
@@ -147,21 +146,16 @@ def export_saved_model(model: TextToImage, export_dir: str | os.PathLike,
     ``export_dir`` and renamed, which TF Serving's version polling ignores until it appears.
     """
     export_dir = Path(export_dir)
-    export_dir.mkdir(parents=True, exist_ok=True)
     version = next_version(export_dir) if version is None else version
     final = export_dir / str(version)
     if final.exists():
         raise FileExistsError(f"{final} exists: export versions are never overwritten")
-    staging = Path(tempfile.mkdtemp(prefix=f".export-{version}-", dir=export_dir))
-    try:
+    with atomic_path(final, directory=True, overwrite=False) as staging:
         tf.saved_model.save(model, str(staging), signatures=model.signatures())
         description = {"words_num": model.words_num,
                        "signatures": sorted(model.signatures()), **(metadata or {})}
         (staging / METADATA_FILE).parent.mkdir(exist_ok=True)
         (staging / METADATA_FILE).write_text(json.dumps(description, indent=1))
-        os.replace(staging, final)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return final
 
 

@@ -32,7 +32,6 @@ import logging
 import os
 import pickle
 import shutil
-import tempfile
 from collections.abc import Sequence
 
 import numpy as np
@@ -41,6 +40,7 @@ from PIL import Image
 from mirrorgan_keras.data.coco import COCO_LAYOUT
 from mirrorgan_keras.data.layout import image_problem, read_text
 from mirrorgan_keras.data.tokenizer import tokenize
+from mirrorgan_keras.run_files import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -133,28 +133,20 @@ def build_from_folder(
         raise FileExistsError(f"output directory {output_dir} exists and is not empty")
     if not 0.0 <= test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
-    parent = os.path.dirname(os.path.abspath(output_dir))
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".building-", dir=parent)
     report = FolderBuildReport()
-    try:
+    with atomic_path(os.path.abspath(output_dir), directory=True) as staging:
         images = find_images(input_dir)
-        kept = [key for key, path in images.items() if _copy_example(key, path, staging, report)]
+        kept = [key for key, path in images.items()
+                if _copy_example(key, path, str(staging), report)]
         report.train_keys, report.test_keys = split_keys(kept, test_fraction, seed)
         if not report.train_keys:
             raise ValueError(
                 f"{input_dir}: {len(kept)} usable of {len(images)} images, none left for training"
             )
         for split, keys in (("train", report.train_keys), ("test", report.test_keys)):
-            os.makedirs(os.path.join(staging, split))
-            with open(os.path.join(staging, split, "filenames.pickle"), "wb") as f:
+            (staging / split).mkdir()
+            with open(staging / split / "filenames.pickle", "wb") as f:
                 pickle.dump(keys, f, protocol=2)
-        if os.path.exists(output_dir):
-            os.rmdir(output_dir)
-        os.replace(staging, output_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     logger.info(
         "%s: %d train and %d test images written, %d skipped", output_dir,
         len(report.train_keys), len(report.test_keys), report.skipped_count,

@@ -149,14 +149,6 @@ def read_text(path: str, non_utf8_files: list[str]) -> str:
         return data.decode("utf-8", errors="replace")
 
 
-def write_atomically(path: str, data: bytes) -> None:
-    """Writes ``data`` to a temporary file next to ``path`` and renames it into place."""
-    temporary = f"{path}.tmp{os.getpid()}"
-    with open(temporary, "wb") as f:
-        f.write(data)
-    os.replace(temporary, path)
-
-
 def read_captions(path: str, captions_per_image: int, report: ReadReport) -> list[list[str]]:
     """The first ``captions_per_image`` captions of a caption file, tokenised (maybe fewer).
 

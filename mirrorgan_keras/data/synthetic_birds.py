@@ -45,14 +45,14 @@ import math
 import multiprocessing
 import os
 import pickle
-import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from mirrorgan_keras.run_files import atomic_path
 
 COLOURS = ("red", "orange", "yellow", "green", "blue", "black", "white", "brown", "grey")
 PALETTE = {
@@ -551,10 +551,8 @@ def generate_synthetic_birds(
             )
             split_keys[split].append(key)
 
-    parent = os.path.dirname(output_dir)
-    os.makedirs(parent, exist_ok=True)
-    root = tempfile.mkdtemp(prefix=".synthetic_birds-", dir=parent)
-    try:
+    with atomic_path(output_dir, directory=True) as staging:
+        root = str(staging)
         for class_dir in class_dirs:
             os.makedirs(os.path.join(root, "CUB_200_2011", "images", class_dir))
             os.makedirs(os.path.join(root, "text", class_dir))
@@ -599,13 +597,6 @@ def generate_synthetic_birds(
             "labels": {key: attributes[key].labels() for key in sorted(attributes)},
         }
         _write_index(root, info, bboxes, metadata)
-        os.chmod(root, 0o755)
-        if os.path.isdir(output_dir):
-            shutil.rmtree(output_dir)
-        os.rename(root, output_dir)
-    except BaseException:
-        shutil.rmtree(root, ignore_errors=True)
-        raise
     return info
 
 

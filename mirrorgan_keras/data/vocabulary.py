@@ -25,8 +25,8 @@ from mirrorgan_keras.data.layout import (
     as_text,
     load_pickle,
     require_file,
-    write_atomically,
 )
+from mirrorgan_keras.run_files import atomic_path
 
 PAD_TOKEN = "<end>"
 UNK_TOKEN = "<unk>"
@@ -95,7 +95,8 @@ class Vocabulary:
 
     def save(self, path: str) -> None:
         """Writes one token per line (UTF-8)."""
-        write_atomically(path, ("\n".join(self._tokens) + "\n").encode("utf-8"))
+        with atomic_path(path) as staging:
+            staging.write_bytes(("\n".join(self._tokens) + "\n").encode("utf-8"))
 
     @classmethod
     def load(cls, path: str) -> Vocabulary:
@@ -171,4 +172,5 @@ def write_captions_pickle(path: str, captions: ReferenceCaptions) -> None:
     """Writes the reference format (pickle protocol 2, readable by Python 2 and 3)."""
     ixtoword, wordtoix = captions.vocabulary.to_reference()
     content = [captions.train, captions.test, ixtoword, wordtoix]
-    write_atomically(path, pickle.dumps(content, protocol=2))
+    with atomic_path(path) as staging:
+        staging.write_bytes(pickle.dumps(content, protocol=2))

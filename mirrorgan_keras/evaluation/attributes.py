@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 
 import keras
@@ -39,6 +38,7 @@ from mirrorgan_keras.data.synthetic_birds import (
 )
 from mirrorgan_keras.data.tokenizer import tokenize
 from mirrorgan_keras.evaluation._batches import map_batches
+from mirrorgan_keras.run_files import atomic_path
 
 ORACLE_ATTRIBUTES = ("crown", "wing", "belly", "beak", "tail", "pose")
 NOT_MENTIONED = -1  # label of an attribute that does not count
@@ -181,19 +181,11 @@ def train_oracle(images, labels: dict[str, np.ndarray], epochs: int = 15, batch_
 
 
 def save_oracle(oracle: keras.Model, path: str) -> None:
-    """Saves the oracle to the ``.keras`` file ``path`` (via a temporary file)."""
+    """Saves the oracle to the ``.keras`` file ``path`` (atomically)."""
     if not path.endswith(".keras"):
         raise ValueError(f"the oracle is saved as a .keras file, got {path!r}")
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(suffix=".keras", dir=directory)
-    os.close(handle)
-    try:
-        oracle.save(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        os.remove(temporary)
-        raise
+    with atomic_path(path) as staging:
+        oracle.save(str(staging))
 
 
 def load_oracle(path: str) -> keras.Model:

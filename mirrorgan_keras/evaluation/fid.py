@@ -15,12 +15,12 @@ Typical use::
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
 import scipy.linalg
 
 from mirrorgan_keras.evaluation.inception import InceptionScorer, inception_score
+from mirrorgan_keras.run_files import atomic_path
 
 SQRTM_EPS = 1e-6
 IMAGINARY_TOLERANCE = 1e-3
@@ -68,17 +68,9 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = SQRTM_EPS) -> float:
 
 
 def save_statistics(path: str, mu, sigma) -> None:
-    """Writes ``mu`` and ``sigma`` to the ``.npz`` file ``path`` (via a temporary file)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as f:
-            np.savez(f, mu=np.asarray(mu), sigma=np.asarray(sigma))
-        os.replace(temporary, path)
-    except BaseException:
-        os.remove(temporary)
-        raise
+    """Writes ``mu`` and ``sigma`` to the ``.npz`` file ``path`` (atomically)."""
+    with atomic_path(path) as staging, open(staging, "wb") as f:
+        np.savez(f, mu=np.asarray(mu), sigma=np.asarray(sigma))
 
 
 def load_statistics(path: str) -> tuple[np.ndarray, np.ndarray]:
