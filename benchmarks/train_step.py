@@ -46,13 +46,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mirrorgan_keras import precision, profiling, workflows
+from mirrorgan_keras import precision, profiling
 from mirrorgan_keras.config import MirrorGANConfig, get_preset, override
 from mirrorgan_keras.data import load_split, make_config_dataset
 from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds
 from mirrorgan_keras.data.vocabulary import Vocabulary
 from mirrorgan_keras.export import TextToImage, export_saved_model, load_exported
-from mirrorgan_keras.models import GLAMGenerator, MirrorGAN, adam_optimizers
+from mirrorgan_keras.models import DAMSM, STREAM, GLAMGenerator, MirrorGAN, adam_optimizers
 
 # Vocabulary sizes of the real data sets (AttnGAN's captions.pickle); birds_tiny's is small.
 VOCABULARY_SIZES = {"birds_tiny": 64, "cub": 5450, "coco": 27297}
@@ -108,8 +108,9 @@ def random_batch(config, vocab_size: int, batch: int, sizes) -> dict:
 
 def mirrorgan_step(config, vocab_size):
     """(train_step, batch) of MirrorGAN built as ``workflows.train_mirrorgan`` builds it."""
-    damsm = workflows.build_damsm(config, vocab_size)
-    stream = workflows.build_stream(config, vocab_size) if config.train.lambda_stream else None
+    damsm = DAMSM.from_mirrorgan_config(config, vocab_size)
+    stream = (STREAM.from_mirrorgan_config(config, vocab_size) if config.train.lambda_stream
+              else None)
     gan = MirrorGAN.from_mirrorgan_config(config, damsm.text_encoder, stream,
                                           damsm.image_encoder)
     gan.compile(*adam_optimizers(config.train, config.generator.stages),
@@ -121,7 +122,7 @@ def mirrorgan_step(config, vocab_size):
 
 def damsm_step(config, vocab_size):
     """(train_step, batch) of DAMSM pretraining."""
-    damsm = workflows.build_damsm(config, vocab_size)
+    damsm = DAMSM.from_mirrorgan_config(config, vocab_size)
     damsm.compile(optimizer=keras.optimizers.Adam(config.damsm.learning_rate, beta_1=0.5),
                   jit_compile=config.compute.jit_compile)
     sizes = (config.damsm.image_size,)
@@ -130,7 +131,7 @@ def damsm_step(config, vocab_size):
 
 def stream_step(config, vocab_size):
     """(train_step, batch) of STREAM pretraining."""
-    stream = workflows.build_stream(config, vocab_size)
+    stream = STREAM.from_mirrorgan_config(config, vocab_size)
     stream.compile(optimizer=keras.optimizers.Adam(config.stream.learning_rate),
                    jit_compile=config.compute.jit_compile)
     sizes = (config.stream.image_size,)
@@ -159,13 +160,12 @@ def measure_training(task: Task, config, vocab_size, reference) -> dict:
 def measure_generation(task: Task, config, vocab_size, reference) -> dict:
     """Times the exported serving signature: caption strings → uint8 images (the generator is
     untrained; its cost does not depend on its weights)."""
-    damsm = workflows.build_damsm(config, vocab_size)
-    generator = GLAMGenerator.from_generator_config(config.generator, name="generator")
+    damsm = DAMSM.from_mirrorgan_config(config, vocab_size)
+    generator = GLAMGenerator.from_mirrorgan_config(config)
     words_num, batch = config.text.words_num, config.train.batch_size
     vocabulary = Vocabulary([f"w{i}" for i in range(1, vocab_size - 1)])
     rng = np.random.default_rng(0)
     ids = random_captions(config, vocabulary.size - 1, batch, rng)
-    generator(*reversed(damsm.text_encoder(ids)), ids != 0)  # creates the variables to export
     model = TextToImage(vocabulary, damsm.text_encoder, generator, words_num)
     captions = tf.constant([vocabulary.decode(row[row > 0]) for row in ids])
     noise = [tf.zeros((batch, width)) for width in (generator.z_dim, generator.condition_dim)]

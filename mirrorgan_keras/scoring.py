@@ -23,12 +23,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mirrorgan_keras import evaluation, run_files, workflows
+from mirrorgan_keras import evaluation, run_files
 from mirrorgan_keras.callbacks import to_uint8
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data import make_dataset
 from mirrorgan_keras.data.records import DatasetSplit
 from mirrorgan_keras.export import TextToImage
+from mirrorgan_keras.models import DAMSM, GLAMGenerator
 
 ORACLE_TRAINING_IMAGES = 4000
 
@@ -176,9 +177,10 @@ def evaluate_run(run_dir, records: DatasetSplit, config: MirrorGANConfig | None 
     """
     config = config or run_files.load_run_config(run_dir)
     files = run_files.RunFiles(run_dir)
-    damsm = workflows.build_damsm(config, records.vocabulary.size, damsm_weights or files.damsm)
-    model = TextToImage(records.vocabulary, damsm.text_encoder,
-                        workflows.load_generator(config, files.generator), config.text.words_num)
+    damsm = DAMSM.from_mirrorgan_config(config, records.vocabulary.size,
+                                        damsm_weights or files.damsm)
+    generator = GLAMGenerator.from_mirrorgan_config(config, files.generator)
+    model = TextToImage(records.vocabulary, damsm.text_encoder, generator, config.text.words_num)
     generated = generate_test_set(model, records, config, count, seed, directory=work_dir,
                                   verbose=verbose)
     inception = "skipped" if skip_inception else {

@@ -16,7 +16,6 @@ The recipes in ``recipes/`` are thin command-line wrappers around these function
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -73,33 +72,6 @@ def read_splits(config: MirrorGANConfig):
         ) from error
 
 
-def build_damsm(config: MirrorGANConfig, vocab_size: int, weights_file=None) -> DAMSM:
-    """A DAMSM model, built; with ``weights_file`` its pretrained weights are loaded (and the
-    backbone is not downloaded)."""
-    damsm_config = config.damsm
-    if weights_file is not None:
-        damsm_config = dataclasses.replace(damsm_config, weights=None)
-    damsm = DAMSM.from_configs(vocab_size, config.text, damsm_config, name="damsm")
-    size = config.damsm.image_size
-    damsm(tf.zeros((1, size, size, 3)), tf.ones((1, config.text.words_num), tf.int32))
-    if weights_file is not None:
-        damsm.load_weights(weights_file)
-    return damsm
-
-
-def build_stream(config: MirrorGANConfig, vocab_size: int, weights_file=None) -> STREAM:
-    """A STREAM captioner, built; with ``weights_file`` its pretrained weights are loaded."""
-    stream_config = config.stream
-    if weights_file is not None:
-        stream_config = dataclasses.replace(stream_config, weights=None)
-    stream = STREAM.from_stream_config(vocab_size, stream_config, name="stream")
-    size = config.stream.image_size
-    stream(tf.zeros((1, size, size, 3)), tf.ones((1, config.text.words_num), tf.int32))
-    if weights_file is not None:
-        stream.load_weights(weights_file)
-    return stream
-
-
 def exists_on_every_worker(path, strategy: tf.distribute.Strategy) -> bool:
     """Whether ``path`` exists on every worker (a collective under several workers)."""
     return bool(distribute.worker_min(strategy, int(Path(path).exists())))
@@ -144,7 +116,7 @@ def pretrain_damsm(config: MirrorGANConfig, run_dir, strategy=None, epochs: int 
     epochs = epochs or config.damsm.epochs
     per_epoch = epoch_steps(train, config.damsm.batch_size)
     with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
-        damsm = build_damsm(config, train.vocabulary.size)
+        damsm = DAMSM.from_mirrorgan_config(config, train.vocabulary.size)
         damsm.compile(optimizer=keras.optimizers.Adam(config.damsm.learning_rate, beta_1=0.5,
                                                       beta_2=0.999),
                       jit_compile=config.compute.jit_compile)
@@ -172,7 +144,7 @@ def pretrain_stream(config: MirrorGANConfig, run_dir, strategy=None, epochs: int
     epochs = epochs or config.stream.epochs
     per_epoch = epoch_steps(train, config.stream.batch_size)
     with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
-        stream = build_stream(config, train.vocabulary.size)
+        stream = STREAM.from_mirrorgan_config(config, train.vocabulary.size)
         stream.compile(optimizer=keras.optimizers.Adam(config.stream.learning_rate),
                        jit_compile=config.compute.jit_compile)
         stream.optimizer.build(stream.trainable_weights)
@@ -260,8 +232,8 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, steps: int 
         require_run_file(stream_weights, "recipes/pretrain_stream.py")
     steps = steps or config.train.max_epoch * epoch_steps(train, config.train.batch_size)
     with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
-        damsm = build_damsm(config, vocab_size, damsm_weights)
-        stream = (build_stream(config, vocab_size, stream_weights)
+        damsm = DAMSM.from_mirrorgan_config(config, vocab_size, damsm_weights)
+        stream = (STREAM.from_mirrorgan_config(config, vocab_size, stream_weights)
                   if config.train.lambda_stream > 0 else None)
         gan = MirrorGAN.from_mirrorgan_config(config, damsm.text_encoder, stream,
                                               damsm.image_encoder, seed=seed)
@@ -280,16 +252,6 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, steps: int 
     return _summary(history, {}, start, steps=steps)
 
 
-def load_generator(config: MirrorGANConfig, weights_file) -> GLAMGenerator:
-    """The saved EMA generator of a run."""
-    generator = GLAMGenerator.from_generator_config(config.generator, name="generator")
-    dim = config.text.embedding_dim
-    words = tf.zeros((1, config.text.words_num, dim))
-    generator(tf.zeros((1, dim)), words, tf.ones((1, config.text.words_num), tf.bool))
-    generator.load_weights(weights_file)
-    return generator
-
-
 def redescription_loss(config: MirrorGANConfig, run_dir, records, count: int = 512,
                        batch_size: int = 64, seed: int = 100) -> dict:
     """STREAM's caption cross-entropy on real images, on images the EMA generator makes from
@@ -299,9 +261,9 @@ def redescription_loss(config: MirrorGANConfig, run_dir, records, count: int = 5
     """
     files = RunFiles(run_dir)
     vocab_size = records.vocabulary.size
-    damsm = build_damsm(config, vocab_size, files.damsm)
-    stream = build_stream(config, vocab_size, files.stream)
-    generator = load_generator(config, files.generator)
+    damsm = DAMSM.from_mirrorgan_config(config, vocab_size, files.damsm)
+    stream = STREAM.from_mirrorgan_config(config, vocab_size, files.stream)
+    generator = GLAMGenerator.from_mirrorgan_config(config, files.generator)
     rng = np.random.default_rng(seed)
     batches = []
     dataset = make_config_dataset(records, config, "gan", training=False).unbatch()
@@ -339,6 +301,6 @@ def load_text_to_image(run_dir, config: MirrorGANConfig | None = None, vocabular
     config = config or load_run_config(run_dir)
     vocabulary = vocabulary or load_split(config.data, config.text, "test").vocabulary
     require_run_file(files.generator, "recipes/train_*.py")
-    damsm = build_damsm(config, vocabulary.size, damsm_weights or files.damsm)
-    generator = load_generator(config, files.generator)
+    damsm = DAMSM.from_mirrorgan_config(config, vocabulary.size, damsm_weights or files.damsm)
+    generator = GLAMGenerator.from_mirrorgan_config(config, files.generator)
     return TextToImage(vocabulary, damsm.text_encoder, generator, config.text.words_num)

@@ -33,7 +33,7 @@ from mirrorgan_keras import distribute, training, workflows
 from mirrorgan_keras.checkpoint import training_state
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data import load_split, make_config_dataset
-from mirrorgan_keras.models import MirrorGAN
+from mirrorgan_keras.models import DAMSM, STREAM, MirrorGAN
 
 PAUSE_SECONDS = 120
 
@@ -44,8 +44,8 @@ def one_step(job: dict, strategy: tf.distribute.Strategy):
     train = load_split(config.data, config.text, "train")
     vocab_size = train.vocabulary.size
     with strategy.scope():
-        damsm = workflows.build_damsm(config, vocab_size, job["damsm"])
-        stream = workflows.build_stream(config, vocab_size, job["stream"])
+        damsm = DAMSM.from_mirrorgan_config(config, vocab_size, job["damsm"])
+        stream = STREAM.from_mirrorgan_config(config, vocab_size, job["stream"])
         gan = MirrorGAN.from_mirrorgan_config(config, damsm.text_encoder, stream,
                                               damsm.image_encoder, seed=7)
         gan.compile(keras.optimizers.SGD(0.1),

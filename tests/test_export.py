@@ -29,12 +29,8 @@ CAPTIONS = ["w1 w2 w3 w4", "W5, w6 and w7!", "w8 unknown w9 w10 w11 w12 w13 w14 
 def model():
     config = tiny_config()
     damsm = build_damsm(config)
-    words_num = config.text.words_num
-    ids = tf.ones((2, words_num), tf.int32)
-    words, sentence = damsm.text_encoder(ids)
-    generator = GLAMGenerator.from_generator_config(config.generator, seed=3)
-    generator(sentence, words, ids != 0)
-    return TextToImage(Vocabulary(WORDS), damsm.text_encoder, generator, words_num)
+    generator = GLAMGenerator.from_mirrorgan_config(config, seed=3)
+    return TextToImage(Vocabulary(WORDS), damsm.text_encoder, generator, config.text.words_num)
 
 
 @pytest.fixture(scope="module")

@@ -26,10 +26,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mirrorgan_keras import run_files, workflows
+from mirrorgan_keras import run_files
 from mirrorgan_keras.config import override
 from mirrorgan_keras.data import load_split
 from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds
+from mirrorgan_keras.models import DAMSM, STREAM
 from tests import multi_worker_script
 from tests.models.factories import tiny_config
 
@@ -56,8 +57,8 @@ def setup(tmp_path_factory) -> dict:
     vocab_size = load_split(config.data, config.text, "train").vocabulary.size
     files = run_files.RunFiles(root)
     keras.utils.set_random_seed(0)
-    workflows.build_damsm(config, vocab_size).save_weights(files.damsm)
-    workflows.build_stream(config, vocab_size).save_weights(files.stream)
+    DAMSM.from_mirrorgan_config(config, vocab_size).save_weights(files.damsm)
+    STREAM.from_mirrorgan_config(config, vocab_size).save_weights(files.stream)
     return {"config": config.to_dict(), "damsm": str(files.damsm), "stream": str(files.stream)}
 
 

@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 from mirrorgan_keras import distribute
-from mirrorgan_keras.config import DAMSMConfig, TextConfig
+from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.layers import RegionImageEncoder, SemanticTextEncoder
 from mirrorgan_keras.losses import damsm_losses
 
@@ -30,7 +30,7 @@ class DAMSM(keras.Model):
 
     Example::
 
-        damsm = DAMSM.from_configs(vocab_size, TextConfig(), DAMSMConfig(weights=None))
+        damsm = DAMSM.from_mirrorgan_config(get_preset("birds_tiny"), vocab_size)
         damsm.compile(optimizer=keras.optimizers.Adam(2e-3, beta_1=0.5))
         damsm.fit(dataset)
     """
@@ -49,18 +49,28 @@ class DAMSM(keras.Model):
         }
 
     @classmethod
-    def from_configs(cls, vocab_size: int, text: TextConfig, damsm: DAMSMConfig, **kwargs):
-        """Builds both encoders as the configs describe."""
+    def from_mirrorgan_config(cls, config: MirrorGANConfig, vocab_size: int, weights_file=None,
+                              **kwargs) -> DAMSM:
+        """The DAMSM that ``config`` describes for ``vocab_size`` word ids, built (its
+        variables exist); with ``weights_file`` its pretrained weights are loaded and the
+        backbone's own weights (``damsm.weights``) are not read or downloaded."""
+        text, damsm = config.text, config.damsm
+        backbone_weights = None if weights_file is not None else damsm.weights
         text_encoder = SemanticTextEncoder(
             vocab_size, text.word_embedding_dim, text.embedding_dim, text.dropout,
             name="text_encoder",
         )
         image_encoder = RegionImageEncoder(
-            text.embedding_dim, damsm.backbone, damsm.weights, damsm.image_size,
+            text.embedding_dim, damsm.backbone, backbone_weights, damsm.image_size,
             freeze_backbone=damsm.freeze_backbone, name="image_encoder",
         )
-        return cls(vocab_size, text_encoder, image_encoder, damsm.gamma1, damsm.gamma2,
-                   damsm.gamma3, damsm.rnn_grad_clip, **kwargs)
+        model = cls(vocab_size, text_encoder, image_encoder, damsm.gamma1, damsm.gamma2,
+                    damsm.gamma3, damsm.rnn_grad_clip, **{"name": "damsm", **kwargs})
+        size = damsm.image_size
+        model(keras.ops.zeros((1, size, size, 3)), keras.ops.ones((1, text.words_num), "int32"))
+        if weights_file is not None:
+            model.load_weights(weights_file)
+        return model
 
     @property
     def metrics(self):

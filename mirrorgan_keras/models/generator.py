@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from mirrorgan_keras.config import GeneratorConfig
+from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.layers import CascadeStage, ConditioningAugmentation, ImageHead, InitialStage
 
 
@@ -33,7 +33,7 @@ class GLAMGenerator(keras.Model):
 
     Example::
 
-        generator = GLAMGenerator.from_generator_config(GeneratorConfig())
+        generator = GLAMGenerator.from_mirrorgan_config(get_preset("cub"))
         outputs = generator(sentence, words, word_mask=ids != 0)
     """
 
@@ -61,13 +61,25 @@ class GLAMGenerator(keras.Model):
         self.image_heads = [ImageHead(name=f"image{i}") for i in range(stages)]
 
     @classmethod
-    def from_generator_config(cls, config: GeneratorConfig, **kwargs) -> GLAMGenerator:
-        """Builds the generator that ``config`` describes."""
-        return cls(
-            ngf=config.ngf, z_dim=config.z_dim, condition_dim=config.condition_dim,
-            res_blocks=config.res_blocks, stages=config.stages, base_size=config.base_size,
-            sentence_attention=config.sentence_attention, **kwargs,
+    def from_mirrorgan_config(cls, config: MirrorGANConfig, weights_file=None,
+                              **kwargs) -> GLAMGenerator:
+        """The generator that ``config`` describes, built (its variables exist, no noise is
+        drawn for it); with ``weights_file`` its saved weights (e.g. a run's EMA generator)
+        are loaded."""
+        generator = config.generator
+        model = cls(
+            ngf=generator.ngf, z_dim=generator.z_dim, condition_dim=generator.condition_dim,
+            res_blocks=generator.res_blocks, stages=generator.stages,
+            base_size=generator.base_size, sentence_attention=generator.sentence_attention,
+            **{"name": "generator", **kwargs},
         )
+        dim, words_num = config.text.embedding_dim, config.text.words_num
+        model(keras.ops.zeros((1, dim)), keras.ops.zeros((1, words_num, dim)),
+              keras.ops.ones((1, words_num), "bool"), noise=keras.ops.zeros((1, model.z_dim)),
+              condition_noise=keras.ops.zeros((1, model.condition_dim)))
+        if weights_file is not None:
+            model.load_weights(weights_file)
+        return model
 
     def call(self, sentence, words, word_mask=None, noise=None, condition_noise=None,
              training=None):

@@ -97,7 +97,7 @@ class MirrorGAN(keras.Model):
                               image_encoder=None, seed: int = 0, **kwargs) -> MirrorGAN:
         """Builds the generator and discriminators that ``config`` describes around the
         pretrained encoders (``image_encoder`` only needed with ``lambda_damsm > 0``)."""
-        generator = GLAMGenerator.from_generator_config(config.generator, name="generator")
+        generator = GLAMGenerator.from_mirrorgan_config(config)
         discriminators = [
             StageDiscriminator(config.discriminator.ndf, size, name=f"discriminator{i}")
             for i, size in enumerate(config.generator.image_sizes)

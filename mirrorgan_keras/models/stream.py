@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 from mirrorgan_keras import distribute
-from mirrorgan_keras.config import StreamConfig
+from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.layers import CaptionDecoder, CaptionImageEncoder
 from mirrorgan_keras.losses import masked_caption_loss_terms
 from mirrorgan_keras.models.damsm import final_images
@@ -22,7 +22,7 @@ class STREAM(keras.Model):
 
     Example::
 
-        stream = STREAM.from_config_values(vocab_size, StreamConfig(weights=None))
+        stream = STREAM.from_mirrorgan_config(get_preset("birds_tiny"), vocab_size)
         stream.compile(optimizer=keras.optimizers.Adam(1e-3))
         stream.fit(dataset)
     """
@@ -34,15 +34,26 @@ class STREAM(keras.Model):
         self.loss_tracker = keras.metrics.Mean(name="loss")
 
     @classmethod
-    def from_stream_config(cls, vocab_size: int, config: StreamConfig, **kwargs) -> STREAM:
-        """Builds the captioner that ``config`` describes."""
+    def from_mirrorgan_config(cls, config: MirrorGANConfig, vocab_size: int, weights_file=None,
+                              **kwargs) -> STREAM:
+        """The captioner that ``config`` describes for ``vocab_size`` word ids, built (its
+        variables exist); with ``weights_file`` its pretrained weights are loaded and the
+        backbone's own weights (``stream.weights``) are not read or downloaded."""
+        stream = config.stream
+        backbone_weights = None if weights_file is not None else stream.weights
         encoder = CaptionImageEncoder(
-            config.embed_size, config.backbone, config.weights, config.image_size,
-            config.bn_momentum, freeze_backbone=config.freeze_backbone, name="encoder",
+            stream.embed_size, stream.backbone, backbone_weights, stream.image_size,
+            stream.bn_momentum, freeze_backbone=stream.freeze_backbone, name="encoder",
         )
-        decoder = CaptionDecoder(vocab_size, config.embed_size, config.hidden_size,
-                                 config.max_caption_length, name="decoder")
-        return cls(encoder, decoder, **kwargs)
+        decoder = CaptionDecoder(vocab_size, stream.embed_size, stream.hidden_size,
+                                 stream.max_caption_length, name="decoder")
+        model = cls(encoder, decoder, **{"name": "stream", **kwargs})
+        size = stream.image_size
+        model(keras.ops.zeros((1, size, size, 3)),
+              keras.ops.ones((1, config.text.words_num), "int32"))
+        if weights_file is not None:
+            model.load_weights(weights_file)
+        return model
 
     @property
     def metrics(self):

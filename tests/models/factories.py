@@ -58,13 +58,13 @@ def batches_from(config: MirrorGANConfig, batch: int, start_step: int = 0,
 
 
 def build_damsm(config: MirrorGANConfig) -> DAMSM:
-    damsm = DAMSM.from_configs(VOCAB, config.text, config.damsm)
+    damsm = DAMSM.from_mirrorgan_config(config, VOCAB)
     damsm.compile(optimizer=keras.optimizers.SGD(0.5), jit_compile=False)
     return damsm
 
 
 def build_stream(config: MirrorGANConfig) -> STREAM:
-    stream = STREAM.from_stream_config(VOCAB, config.stream)
+    stream = STREAM.from_mirrorgan_config(config, VOCAB)
     stream.compile(optimizer=keras.optimizers.SGD(0.5), jit_compile=False)
     return stream
 

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from mirrorgan_keras.config import GeneratorConfig, get_preset
+from mirrorgan_keras.config import get_preset, override
 from mirrorgan_keras.models import GLAMGenerator
+from tests.models.factories import tiny_config
 
 
 def _text(rng, batch, length, dim):
@@ -17,7 +18,7 @@ def _text(rng, batch, length, dim):
 def test_cub_golden_shapes(rng):
     """Spec §12: c 2×100; h0 2×64×64×32; maps 2×18×64² and 2×18×128²; images 64/128/256."""
     sentence, words, mask = _text(rng, 2, 18, 256)
-    generator = GLAMGenerator.from_generator_config(get_preset("cub").generator)
+    generator = GLAMGenerator.from_mirrorgan_config(get_preset("cub"))
     outputs = generator(sentence, words, word_mask=mask)
     assert [tuple(i.shape) for i in outputs["images"]] == [
         (2, 64, 64, 3), (2, 128, 128, 3), (2, 256, 256, 3)
@@ -29,7 +30,7 @@ def test_cub_golden_shapes(rng):
 def test_same_noise_gives_same_images_and_new_noise_differs(rng):
     config = get_preset("birds_tiny").generator
     sentence, words, mask = _text(rng, 2, 6, 64)
-    generator = GLAMGenerator.from_generator_config(config, seed=5)
+    generator = GLAMGenerator.from_mirrorgan_config(get_preset("birds_tiny"), seed=5)
     z = rng.normal(size=(2, config.z_dim)).astype("float32")
     eps = rng.normal(size=(2, config.condition_dim)).astype("float32")
     first = generator(sentence, words, mask, noise=z, condition_noise=eps, training=False)
@@ -44,11 +45,8 @@ def test_attngan_configuration_drops_sentence_attention(rng):
     sentence, words, mask = _text(rng, 2, 6, 16)
     sizes = {}
     for flag in (True, False):
-        generator = GLAMGenerator.from_generator_config(
-            GeneratorConfig(ngf=8, z_dim=4, condition_dim=4, stages=2, base_size=16,
-                            sentence_attention=flag)
-        )
-        generator(sentence, words, mask)
+        generator = GLAMGenerator.from_mirrorgan_config(
+            override(tiny_config(), {"generator.sentence_attention": flag}))
         sizes[flag] = sum(int(np.prod(w.shape)) for w in generator.weights)
         assert not any("sentence_branch" in w.path for w in generator.weights) or flag
     assert sizes[False] < sizes[True]
