@@ -1,4 +1,5 @@
-"""Training callbacks: sample grids of the EMA generator as PNG files and TensorBoard images."""
+"""Training callbacks: sample grids of the EMA generator as PNG files and TensorBoard images,
+and the captions and noise they are drawn from."""
 
 from __future__ import annotations
 
@@ -40,6 +41,20 @@ def draw_noise(generator, count: int, rng: np.random.Generator):
     ``[count, condition_dim]``, float32 from ``rng``."""
     return tuple(rng.standard_normal((count, width)).astype(np.float32)
                  for width in (generator.z_dim, generator.condition_dim))
+
+
+def sample_captions(records, count: int, choose=None) -> tuple[np.ndarray, list[str]]:
+    """The captions a :class:`SampleGrid` shows: one caption of each of ``count`` images
+    spread over ``records`` (a DatasetSplit), as ids ``[count, T]`` padded to the longest,
+    and their text. ``choose`` picks it from an image's captions (word id lists); default
+    the first."""
+    choose = choose or (lambda captions: captions[0])
+    picks = np.linspace(0, len(records) - 1, count).astype(int)
+    captions = [choose(records.captions[i]) for i in picks]
+    ids = np.zeros((count, max(len(c) for c in captions)), np.int32)
+    for row, caption in enumerate(captions):
+        ids[row, :len(caption)] = caption
+    return ids, [records.vocabulary.decode(c) for c in captions]
 
 
 class SampleGrid(keras.callbacks.Callback):

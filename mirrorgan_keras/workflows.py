@@ -21,15 +21,15 @@ import time
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from mirrorgan_keras import distribute, precision
-from mirrorgan_keras.callbacks import SampleGrid, draw_noise
+from mirrorgan_keras.callbacks import SampleGrid, sample_captions
 from mirrorgan_keras.checkpoint import TrainingCheckpoint, training_state
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data import DatasetLayoutError, load_split, make_config_dataset
 from mirrorgan_keras.data import steps_per_epoch as epoch_steps
+from mirrorgan_keras.evaluation.redescription import caption_losses, mismatched_images
 from mirrorgan_keras.export import TextToImage
 from mirrorgan_keras.models import (
     DAMSM,
@@ -40,6 +40,7 @@ from mirrorgan_keras.models import (
     WordPresencePretrainer,
     adam_optimizers,
 )
+from mirrorgan_keras.models.damsm import final_images
 from mirrorgan_keras.run_files import (
     RunFiles,
     load_run_config,
@@ -155,7 +156,7 @@ def pretrain_stream(config: MirrorGANConfig, run_dir, strategy=None, epochs: int
                          per_epoch, seed, resume, (), verbose)
     save_weights(stream, files.stream)
     test_batches = make_config_dataset(test, config, "stream", training=False)
-    real, mismatched = caption_losses(stream, test_batches, [_final_images, _mismatched_images])
+    real, mismatched = caption_losses(stream, test_batches, [final_images, mismatched_images])
     return _summary(history, {"loss": real, "loss_mismatched_images": mismatched,
                               "image_dependence": mismatched - real}, start, epochs=epochs)
 
@@ -175,42 +176,6 @@ def _pretrain_backbone_on_words(stream: STREAM, config, records, strategy, seed,
         dataset, epochs=config.stream.word_pretraining_epochs,
         steps_per_epoch=epoch_steps(records, config.stream.batch_size), verbose=verbose)
     backbone.trainable = False
-
-
-def _final_images(batch):
-    return batch["images"][-1]
-
-
-def _mismatched_images(batch):
-    """Each caption paired with the previous image of the batch."""
-    return tf.roll(batch["images"][-1], 1, axis=0)
-
-
-def caption_losses(stream: STREAM, batches, image_sources) -> list[float]:
-    """STREAM's caption cross-entropy over ``batches`` (dicts with ``captions``), once per
-    function in ``image_sources`` (batch → images to describe), averaged over all real words."""
-    totals, words = np.zeros(len(image_sources)), 0.0
-    for batch in batches:
-        captions = batch["captions"]
-        count = float(tf.reduce_sum(tf.cast(captions != 0, tf.float32)))
-        for i, source in enumerate(image_sources):
-            loss = stream.caption_loss(source(batch), captions, training=False)
-            totals[i] += float(loss) * count
-        words += count
-    return list(totals / max(words, 1.0))
-
-
-def sample_captions(records, count: int, choose=None) -> tuple[np.ndarray, list[str]]:
-    """One caption of each of ``count`` images spread over ``records``: ids ``[count, T]``
-    padded to the longest, and their text. ``choose`` picks it from an image's captions (word
-    id lists); default the first."""
-    choose = choose or (lambda captions: captions[0])
-    picks = np.linspace(0, len(records) - 1, count).astype(int)
-    captions = [choose(records.captions[i]) for i in picks]
-    ids = np.zeros((count, max(len(c) for c in captions)), np.int32)
-    for row, caption in enumerate(captions):
-        ids[row, :len(caption)] = caption
-    return ids, [records.vocabulary.decode(c) for c in captions]
 
 
 def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, steps: int | None = None,
@@ -250,37 +215,6 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, steps: int 
     if files.chief:
         save_weights(gan.sync_ema_generator(), files.generator)
     return _summary(history, {}, start, steps=steps)
-
-
-def redescription_loss(config: MirrorGANConfig, run_dir, records, count: int = 512,
-                       batch_size: int = 64, seed: int = 100) -> dict:
-    """STREAM's caption cross-entropy on real images, on images the EMA generator makes from
-    the same captions, and on mismatched real images (first caption of up to ``count`` images).
-
-    Generated close to real and far below mismatched means the images carry their captions.
-    """
-    files = RunFiles(run_dir)
-    vocab_size = records.vocabulary.size
-    damsm = DAMSM.from_mirrorgan_config(config, vocab_size, files.damsm)
-    stream = STREAM.from_mirrorgan_config(config, vocab_size, files.stream)
-    generator = GLAMGenerator.from_mirrorgan_config(config, files.generator)
-    rng = np.random.default_rng(seed)
-    batches = []
-    dataset = make_config_dataset(records, config, "gan", training=False).unbatch()
-    for batch in dataset.take(count).batch(batch_size):
-        captions = batch["captions"]
-        words, sentence = damsm.text_encoder(captions, training=False)
-        noise, eps = draw_noise(generator, len(captions), rng)
-        generated = generator(sentence, words, captions != 0, noise=noise,
-                              condition_noise=eps, training=False)["images"][-1]
-        batches.append({"captions": captions, "images": batch["images"],
-                        "generated": generated})
-    real, mismatched, generated = caption_losses(
-        stream, batches, [_final_images, _mismatched_images, lambda batch: batch["generated"]]
-    )
-    return {"images": int(sum(len(b["captions"]) for b in batches)),
-            "stream_ce_real": real, "stream_ce_generated": generated,
-            "stream_ce_mismatched": mismatched}
 
 
 def _summary(history, test_losses: dict, start: float, **values) -> dict:

@@ -23,9 +23,10 @@ from pathlib import Path
 
 from absl import app, flags
 
-from mirrorgan_keras import distribute, run_files, scoring, workflows
+from mirrorgan_keras import distribute, run_files, workflows
 from mirrorgan_keras.config import override
 from mirrorgan_keras.data import load_split
+from mirrorgan_keras.evaluation import scoring
 
 VARIANTS = {
     "mirrorgan": {"train.lambda_stream": 20.0, "generator.sentence_attention": True},

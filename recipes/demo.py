@@ -17,8 +17,10 @@ from pathlib import Path
 from absl import app, flags
 
 from mirrorgan_keras import cli, workflows
+from mirrorgan_keras.callbacks import sample_captions
 from mirrorgan_keras.data import load_split
 from mirrorgan_keras.data.synthetic_birds import COLOURS, generate_synthetic_birds
+from mirrorgan_keras.evaluation import redescription_loss
 
 cli.define_common_flags("birds_tiny")
 flags.adopt_module_key_flags(cli)  # list the shared flags in --help
@@ -41,7 +43,7 @@ def colourful_captions(records, count: int):
         return max(captions, key=lambda c: sum(
             w in colours for w in records.vocabulary.decode(c).split()))
 
-    return workflows.sample_captions(records, count, most_colourful)
+    return sample_captions(records, count, most_colourful)
 
 
 def timed(phases: dict, name: str, function, *args, **kwargs):
@@ -69,7 +71,7 @@ def main(argv):
     gan = timed(phases, "mirrorgan", workflows.train_mirrorgan, config, run_dir, strategy,
                 FLAGS.gan_steps, checkpoint_every=300, sample_every=300, seed=FLAGS.seed,
                 resume=FLAGS.resume, verbose=verbose, samples=samples)
-    redescription = timed(phases, "evaluation", workflows.redescription_loss, config, run_dir,
+    redescription = timed(phases, "evaluation", redescription_loss, config, run_dir,
                           test)
     grids = sorted((run_dir / "samples").glob("step_*.png"))
     shutil.copy(grids[-1], run_dir / "samples.png")

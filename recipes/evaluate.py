@@ -16,8 +16,9 @@ from pathlib import Path
 
 from absl import app, flags
 
-from mirrorgan_keras import run_files, scoring
+from mirrorgan_keras import run_files
 from mirrorgan_keras.data import load_split
+from mirrorgan_keras.evaluation import scoring
 
 flags.DEFINE_string("run_dir", None, "The trained run.", required=True)
 flags.DEFINE_string("data_dir", None, "Data set directory (default: the run's).")

@@ -1,7 +1,8 @@
 import numpy as np
 from PIL import Image
 
-from mirrorgan_keras.callbacks import SampleGrid, image_grid, to_uint8
+from mirrorgan_keras.callbacks import SampleGrid, image_grid, sample_captions, to_uint8
+from mirrorgan_keras.data.vocabulary import Vocabulary
 from tests.models.factories import (
     batches_from,
     build_damsm,
@@ -13,6 +14,25 @@ from tests.models.factories import (
 
 def test_to_uint8_maps_the_tanh_range():
     np.testing.assert_array_equal(to_uint8(np.array([-1.0, 0.0, 1.0, 3.0])), [0, 128, 255, 255])
+
+
+class _Records:
+    """What sample_captions reads of a DatasetSplit: captions per image and the vocabulary."""
+
+    vocabulary = Vocabulary(["a", "red", "bird", "blue"])
+    captions = [[[1, 2, 3], [1, 4]], [[4, 3]], [[2], [1, 2, 3, 3]], [[3]], [[1, 4, 3]]]
+
+    def __len__(self):
+        return len(self.captions)
+
+
+def test_sample_captions_spread_over_the_split_as_padded_ids_with_text():
+    ids, texts = sample_captions(_Records(), 3)  # images 0, 2 and 4
+    np.testing.assert_array_equal(ids, [[1, 2, 3], [2, 0, 0], [1, 4, 3]])
+    assert texts == ["a red bird", "red", "a blue bird"]
+    ids, texts = sample_captions(_Records(), 2, choose=lambda captions: captions[-1])
+    np.testing.assert_array_equal(ids, [[1, 4, 0], [1, 4, 3]])
+    assert texts == ["a blue", "a blue bird"]
 
 
 def test_image_grid_upsamples_every_stage_to_the_largest():

@@ -10,6 +10,7 @@ from mirrorgan_keras import run_files, workflows
 from mirrorgan_keras.config import override
 from mirrorgan_keras.data import DatasetLayoutError, load_split
 from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds
+from mirrorgan_keras.evaluation import redescription_loss
 from tests.models.factories import tiny_config
 
 
@@ -40,7 +41,7 @@ def test_three_stages_write_their_files_and_resume(config, tmp_path):
                               verbose=0)  # resumes at step 2
     assert sorted(p.name for p in files.checkpoints("mirrorgan").iterdir())[-1] == "ckpt-000000003"
     test = load_split(config.data, config.text, "test")
-    scores = workflows.redescription_loss(config, tmp_path, test, count=8, batch_size=4)
+    scores = redescription_loss(config, tmp_path, test, count=8, batch_size=4)
     assert scores["images"] == 8
     assert np.isfinite(scores["stream_ce_real"]) and np.isfinite(scores["stream_ce_generated"])
 
@@ -56,10 +57,3 @@ def test_gan_without_pretrained_encoders_names_the_recipe(config, tmp_path):
     with pytest.raises(FileNotFoundError, match="pretrain_damsm.py"):
         workflows.train_mirrorgan(config, tmp_path, steps=1, verbose=0)
 
-
-def test_sample_captions_are_padded_ids_with_text(config):
-    test = load_split(config.data, config.text, "test")
-    ids, texts = workflows.sample_captions(test, 3)
-    assert ids.shape[0] == 3 and len(texts) == 3
-    assert all(len(t.split()) == int(np.count_nonzero(row)) for t, row in zip(texts, ids,
-                                                                           strict=True))

@@ -1,5 +1,6 @@
-"""Evaluation metrics (spec §9): Inception Score, FID, R-precision and, for the synthetic
-birds, attribute accuracy judged by an independent oracle classifier."""
+"""Evaluation metrics (spec §9): Inception Score, FID, R-precision, STREAM's re-description
+loss and, for the synthetic birds, attribute accuracy judged by an independent oracle
+classifier. :mod:`mirrorgan_keras.evaluation.scoring` runs them on a trained run."""
 
 from mirrorgan_keras.evaluation.attributes import (
     NOT_MENTIONED,
@@ -43,6 +44,11 @@ from mirrorgan_keras.evaluation.r_precision import (
     r_precision_from_positions,
     true_caption_positions,
 )
+from mirrorgan_keras.evaluation.redescription import (
+    caption_losses,
+    mismatched_images,
+    redescription_loss,
+)
 
 __all__ = [
     "NOT_MENTIONED",
@@ -53,6 +59,7 @@ __all__ = [
     "attribute_report",
     "build_oracle",
     "caption_labels",
+    "caption_losses",
     "damsm_embeddings",
     "draw_labelled_birds",
     "evaluate_r_precision",
@@ -68,11 +75,13 @@ __all__ = [
     "masked_accuracy",
     "mentioned_attributes",
     "mismatch_indices",
+    "mismatched_images",
     "predict_attributes",
     "r_precision",
     "r_precision_from_positions",
     "read_attribute_labels",
     "read_synthetic_images",
+    "redescription_loss",
     "reference_statistics",
     "save_oracle",
     "save_statistics",

@@ -23,11 +23,24 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mirrorgan_keras import evaluation, run_files
+from mirrorgan_keras import run_files
 from mirrorgan_keras.callbacks import to_uint8
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data import make_dataset
 from mirrorgan_keras.data.records import DatasetSplit
+from mirrorgan_keras.evaluation.attributes import (
+    attribute_report,
+    draw_labelled_birds,
+    format_attribute_report,
+    load_oracle,
+    mask_unmentioned,
+    read_attribute_labels,
+    save_oracle,
+    train_oracle,
+)
+from mirrorgan_keras.evaluation.fid import inception_metrics, reference_statistics
+from mirrorgan_keras.evaluation.inception import InceptionScorer
+from mirrorgan_keras.evaluation.r_precision import evaluate_r_precision
 from mirrorgan_keras.export import TextToImage
 from mirrorgan_keras.models import DAMSM, GLAMGenerator
 
@@ -111,11 +124,11 @@ def inception_scores(generated: GeneratedTestSet, weights: str | None, splits: i
                      class_indices=None, verbose: int = 1) -> dict:
     """IS (mean ± std over ``splits``) of the generated images and their FID against the real
     test images, with the InceptionV3 that ``weights`` names (see
-    :class:`~mirrorgan_keras.evaluation.InceptionScorer`)."""
-    scorer = evaluation.InceptionScorer(weights, num_classes, class_indices, verbose=verbose)
-    reference = evaluation.reference_statistics(
+    :class:`~mirrorgan_keras.InceptionScorer`)."""
+    scorer = InceptionScorer(weights, num_classes, class_indices, verbose=verbose)
+    reference = reference_statistics(
         scorer, float_batches(generated.real_images), reference_cache)
-    return evaluation.inception_metrics(scorer, float_batches(generated.images), reference,
+    return inception_metrics(scorer, float_batches(generated.images), reference,
                                         splits)
 
 
@@ -123,7 +136,7 @@ def r_precision_scores(damsm, generated: GeneratedTestSet, folds: int = 10, seed
                        verbose: int = 1) -> dict:
     """R-precision top-1/2/3 (mean, std over folds): the DAMSM cosine of each image with its
     caption against 99 captions of other classes (spec §9)."""
-    return evaluation.evaluate_r_precision(
+    return evaluate_r_precision(
         damsm.text_encoder, damsm.image_encoder, float_batches(generated.images),
         generated.captions, generated.class_ids, folds=folds, seed=seed, verbose=verbose)
 
@@ -133,11 +146,11 @@ def attribute_oracle(path: str | os.PathLike, verbose: int = 0) -> keras.Model:
     (about two minutes on 2 CPU cores) and saved there first when the file does not exist."""
     path = str(path)
     if os.path.exists(path):
-        return evaluation.load_oracle(path)
+        return load_oracle(path)
     keras.utils.set_random_seed(0)
-    oracle = evaluation.train_oracle(
-        *evaluation.draw_labelled_birds(ORACLE_TRAINING_IMAGES, seed=0), verbose=verbose)
-    evaluation.save_oracle(oracle, path)
+    oracle = train_oracle(
+        *draw_labelled_birds(ORACLE_TRAINING_IMAGES, seed=0), verbose=verbose)
+    save_oracle(oracle, path)
     return oracle
 
 
@@ -147,9 +160,9 @@ def attribute_scores(oracle: keras.Model, generated: GeneratedTestSet, records: 
     and on the real test image the caption describes (the ceiling)."""
     texts = [records.vocabulary.decode(caption) for caption in generated.captions]
     keys = [records.keys[i] for i in generated.test_index]
-    labels = evaluation.mask_unmentioned(evaluation.read_attribute_labels(data_dir, keys), texts)
+    labels = mask_unmentioned(read_attribute_labels(data_dir, keys), texts)
     real = generated.real_images[generated.test_index]
-    return evaluation.attribute_report(oracle, float_batches(real),
+    return attribute_report(oracle, float_batches(real),
                                        float_batches(generated.images), labels)
 
 
@@ -164,7 +177,7 @@ def evaluate_run(run_dir, records: DatasetSplit, config: MirrorGANConfig | None 
     Args:
         records: the test split; config: default the run's.
         inception_weights, inception_classes, inception_class_indices: the Inception model,
-            see :class:`~mirrorgan_keras.evaluation.InceptionScorer` (weights None: random,
+            see :class:`~mirrorgan_keras.InceptionScorer` (weights None: random,
             only to exercise the code); skip_inception: no IS / FID.
         oracle_path: the attribute oracle file (synthetic birds only; trained when missing).
         work_dir: where the image memory maps and the FID reference statistics are kept.
@@ -235,7 +248,7 @@ def format_results(results: dict) -> str:
     width = max(len(name) for name, _ in rows)
     lines += [f"{name:<{width}}  {value}" for name, value in rows]
     if "attributes" in results:
-        lines += ["", evaluation.format_attribute_report(results["attributes"])]
+        lines += ["", format_attribute_report(results["attributes"])]
     return "\n".join(lines)
 
 
