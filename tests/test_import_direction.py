@@ -81,3 +81,7 @@ def test_the_graph_reader_sees_imports():
     assert "mirrorgan_keras.run_files" in graph["mirrorgan_keras.checkpoint"]
     assert "mirrorgan_keras.workflows" in graph["mirrorgan_keras.cli"]  # inside a function
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
+
+
+def test_the_package_has_no_import_cycle():
+    assert cycles(import_graph()) == []

@@ -1,4 +1,4 @@
-"""CUB-200-2011 in the AttnGAN layout (spec §2): reader, bounding boxes and the bbox crop.
+"""CUB-200-2011 in the AttnGAN layout (spec §2): reader and bounding boxes.
 
 ``read_cub`` also reads the synthetic birds (:mod:`mirrorgan_keras.data.synthetic_birds`),
 which are written in this layout.
@@ -10,7 +10,6 @@ import functools
 import os
 
 import numpy as np
-import tensorflow as tf
 
 from mirrorgan_keras.config import TextConfig
 from mirrorgan_keras.data.layout import DatasetLayout, DatasetLayoutError, require_file
@@ -87,23 +86,3 @@ def read_cub_bboxes(data_dir: str, keys: list[str]) -> np.ndarray:
                 f"malformed box of image id {ids[key]} in {boxes_path}"
             ) from None
     return result
-
-
-def bbox_crop_window(bbox: tf.Tensor, height: tf.Tensor, width: tf.Tensor) -> tf.Tensor:
-    """The reference crop around a CUB box: int32 [4] (top, left, bottom, right).
-
-    ``r = int(0.75·max(w, h))``, centre ``(int(x + w/2), int(y + h/2))``, window
-    ``[c − r, c + r]`` on both axes clipped to the image (so it may be non-square).
-
-    Args:
-      bbox: float64 [4] (x, y, w, h) in pixels.
-      height, width: int32 scalars, the image size.
-    """
-    x, y, w, h = tf.unstack(tf.cast(bbox, tf.float64))
-    r = tf.cast(0.75 * tf.maximum(w, h), tf.int32)
-    cx = tf.cast((2.0 * x + w) / 2.0, tf.int32)
-    cy = tf.cast((2.0 * y + h) / 2.0, tf.int32)
-    return tf.stack([
-        tf.maximum(0, cy - r), tf.maximum(0, cx - r),
-        tf.minimum(height, cy + r), tf.minimum(width, cx + r),
-    ])

@@ -39,7 +39,7 @@ from PIL import Image
 
 from mirrorgan_keras.data.coco import COCO_LAYOUT
 from mirrorgan_keras.data.layout import image_problem, read_text
-from mirrorgan_keras.data.tokenizer import tokenize
+from mirrorgan_keras.data.text import tokenize
 from mirrorgan_keras.run_files import atomic_path
 
 logger = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from PIL import Image
 
-from mirrorgan_keras.data.tokenizer import tokenize
+from mirrorgan_keras.data.text import tokenize
 
 logger = logging.getLogger(__name__)
 

@@ -33,7 +33,6 @@ import numpy as np
 import tensorflow as tf
 
 from mirrorgan_keras.config import MirrorGANConfig
-from mirrorgan_keras.data.cub import bbox_crop_window
 from mirrorgan_keras.data.records import DatasetSplit
 
 SCALE_RATIO = 76 / 64  # resize before cropping, as in the reference
@@ -220,13 +219,33 @@ def sample_caption(
 
 def decode_image(path: tf.Tensor, bbox: tf.Tensor | None) -> tf.Tensor:
     """uint8 [H, W, 3] of an image file (any format tf.io.decode_image reads), cropped around
-    ``bbox`` (float64 [4], x y w h) with :func:`~mirrorgan_keras.data.cub.bbox_crop_window`."""
+    ``bbox`` (float64 [4], x y w h) with :func:`bbox_crop_window`."""
     image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
     if bbox is None:
         return image
     shape = tf.shape(image)
     top, left, bottom, right = tf.unstack(bbox_crop_window(bbox, shape[0], shape[1]))
     return image[top:bottom, left:right]
+
+
+def bbox_crop_window(bbox: tf.Tensor, height: tf.Tensor, width: tf.Tensor) -> tf.Tensor:
+    """The reference crop around a CUB box: int32 [4] (top, left, bottom, right).
+
+    ``r = int(0.75·max(w, h))``, centre ``(int(x + w/2), int(y + h/2))``, window
+    ``[c − r, c + r]`` on both axes clipped to the image (so it may be non-square).
+
+    Args:
+      bbox: float64 [4] (x, y, w, h) in pixels.
+      height, width: int32 scalars, the image size.
+    """
+    x, y, w, h = tf.unstack(tf.cast(bbox, tf.float64))
+    r = tf.cast(0.75 * tf.maximum(w, h), tf.int32)
+    cx = tf.cast((2.0 * x + w) / 2.0, tf.int32)
+    cy = tf.cast((2.0 * y + h) / 2.0, tf.int32)
+    return tf.stack([
+        tf.maximum(0, cy - r), tf.maximum(0, cx - r),
+        tf.minimum(height, cy + r), tf.minimum(width, cx + r),
+    ])
 
 
 def resize_shorter_side(image: tf.Tensor, size: int) -> tf.Tensor:

@@ -1,10 +1,9 @@
-r"""Caption tokenisation, identical in pure Python and inside the TensorFlow graph.
+r"""Caption tokenisation inside the TensorFlow graph, identical to the pure Python one.
 
-The reference (AttnGAN's caption loading, spec §2) lowercases a caption, takes the matches of
-the regex ``\w+`` (Unicode word characters: letters, numbers and ``_``), removes the non-ASCII
-characters from every token and drops the tokens that become empty. :func:`tokenize` does this
-in Python (to build vocabularies); :func:`tokenize_tf` and :class:`CaptionTokenizer` do it in the
-graph with tensorflow-text, so they run in ``tf.data`` and inside exported SavedModels.
+:func:`~mirrorgan_keras.data.text.tokenize` applies the reference's word rules in Python (to
+read data sets and build vocabularies); :func:`tokenize_tf` and :class:`CaptionTokenizer` apply
+them in the graph with tensorflow-text, so they run in ``tf.data`` and inside exported
+SavedModels.
 
 Two details keep both implementations equal on any input:
 
@@ -20,7 +19,6 @@ A SavedModel that holds a :class:`CaptionTokenizer` loads only in a process that
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 import tensorflow as tf
@@ -29,20 +27,13 @@ import tensorflow_text as tf_text
 if TYPE_CHECKING:
     from mirrorgan_keras.data.vocabulary import Vocabulary
 
-WORD_PATTERN = re.compile(r"\w+")
 NON_WORD_PATTERN_RE2 = r"[^\p{L}\p{N}_]+"
 NON_ASCII_PATTERN_RE2 = r"[^\x00-\x7f]+"
 
 
-def tokenize(text: str) -> list[str]:
-    """Reference tokenisation of one caption, e.g. ``"A café-bird!"`` → ``["a", "caf", "bird"]``."""
-    tokens = WORD_PATTERN.findall(text.lower())
-    ascii_tokens = (token.encode("ascii", "ignore").decode("ascii") for token in tokens)
-    return [token for token in ascii_tokens if token]
-
-
 def tokenize_tf(captions: tf.Tensor) -> tf.RaggedTensor:
-    """Graph version of :func:`tokenize`: tf.string [B] → ragged tf.string [B, (words)]."""
+    """Graph version of :func:`~mirrorgan_keras.data.text.tokenize`: tf.string [B] → ragged
+    tf.string [B, (words)]."""
     lowered = tf.strings.lower(captions, encoding="utf-8")
     tokens = tf_text.regex_split(lowered, NON_WORD_PATTERN_RE2)
     tokens = tf.ragged.map_flat_values(tf.strings.regex_replace, tokens, NON_ASCII_PATTERN_RE2, "")

@@ -36,7 +36,7 @@ from mirrorgan_keras.data.synthetic_birds import (
     BirdAttributes,
     draw_bird,
 )
-from mirrorgan_keras.data.tokenizer import tokenize
+from mirrorgan_keras.data.text import tokenize
 from mirrorgan_keras.evaluation._batches import map_batches
 from mirrorgan_keras.run_files import atomic_path
 

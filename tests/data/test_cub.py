@@ -3,9 +3,8 @@ import pickle
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from mirrorgan_keras.data.cub import bbox_crop_window, read_cub
+from mirrorgan_keras.data.cub import read_cub
 from mirrorgan_keras.data.layout import DatasetLayoutError
 from mirrorgan_keras.data.vocabulary import ReferenceCaptions, Vocabulary, write_captions_pickle
 from tests.data.conftest import CUB_TEST, CUB_TRAIN, TEXT, write_cub_tree, write_pickle
@@ -109,20 +108,3 @@ def test_missing_or_malformed_files_are_named_with_the_expected_tree(
 def test_unknown_split_is_rejected(cub_tree):
     with pytest.raises(ValueError, match="unknown split"):
         read_cub(cub_tree, "val", TEXT)
-
-
-@pytest.mark.parametrize(
-    ("bbox", "size", "expected"),
-    [
-        # r = int(0.75·325) = 243, centre (int(222.5), 179) = (222, 179): clipped at 0 and 375
-        ((60.0, 27.0, 325.0, 304.0), (375, 500), (0, 0, 375, 465)),
-        # r = int(0.75·40) = 30, centre (int(115.5), int(117.5)) = (115, 117): inside
-        ((100.5, 97.5, 30.0, 40.0), (375, 500), (87, 85, 147, 145)),
-        # r = int(0.75·20) = 15, centre (int(45.5), 40): right border clips to 50
-        ((35.5, 30.0, 20.0, 20.0), (60, 50), (25, 30, 55, 50)),
-    ],
-)
-def test_bbox_crop_window_matches_hand_computed_values(bbox, size, expected):
-    window = bbox_crop_window(tf.constant(bbox, tf.float64), *size)
-    assert window.dtype == tf.int32
-    assert tuple(window.numpy()) == expected

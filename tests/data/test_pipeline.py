@@ -10,6 +10,7 @@ from mirrorgan_keras.data.coco import read_coco
 from mirrorgan_keras.data.cub import read_cub
 from mirrorgan_keras.data.pipeline import (
     augment_image,
+    bbox_crop_window,
     make_config_dataset,
     make_dataset,
     sample_caption,
@@ -201,3 +202,20 @@ def test_config_datasets_for_the_gan_and_for_damsm_pretraining(birds):
     batches(damsm, 1)
     with pytest.raises(ValueError, match="unknown purpose"):
         make_config_dataset(birds, config, "gen", training=True)
+
+
+@pytest.mark.parametrize(
+    ("bbox", "size", "expected"),
+    [
+        # r = int(0.75·325) = 243, centre (int(222.5), 179) = (222, 179): clipped at 0 and 375
+        ((60.0, 27.0, 325.0, 304.0), (375, 500), (0, 0, 375, 465)),
+        # r = int(0.75·40) = 30, centre (int(115.5), int(117.5)) = (115, 117): inside
+        ((100.5, 97.5, 30.0, 40.0), (375, 500), (87, 85, 147, 145)),
+        # r = int(0.75·20) = 15, centre (int(45.5), 40): right border clips to 50
+        ((35.5, 30.0, 20.0, 20.0), (60, 50), (25, 30, 55, 50)),
+    ],
+)
+def test_bbox_crop_window_matches_hand_computed_values(bbox, size, expected):
+    window = bbox_crop_window(tf.constant(bbox, tf.float64), *size)
+    assert window.dtype == tf.int32
+    assert tuple(window.numpy()) == expected
