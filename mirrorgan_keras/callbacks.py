@@ -11,10 +11,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-
-def to_uint8(images) -> np.ndarray:
-    """Images in [-1, 1] → uint8 in [0, 255], same shape."""
-    return np.clip((np.asarray(images) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+from mirrorgan_keras.figures import to_uint8
 
 
 def image_grid(rows: list[list[np.ndarray]], pad: int = 2, min_cell: int = 0) -> np.ndarray:
@@ -94,7 +91,7 @@ class SampleGrid(keras.callbacks.Callback):
         words, sentence = gan.text_encoder(self.captions, training=False)
         outputs = generator(sentence, words, self.captions != 0, noise=noise,
                             condition_noise=condition_noise, training=False)
-        stages = [to_uint8(images) for images in outputs["images"]]
+        stages = [np.asarray(to_uint8(images)) for images in outputs["images"]]
         return image_grid([[stage[i] for stage in stages] for i in range(count)], min_cell=128)
 
     def write(self, step: int) -> Path:

@@ -35,16 +35,12 @@ import tensorflow as tf
 
 from mirrorgan_keras.data.tokenizer import CaptionTokenizer
 from mirrorgan_keras.data.vocabulary import Vocabulary
+from mirrorgan_keras.figures import to_uint8
 from mirrorgan_keras.layers import SemanticTextEncoder
 from mirrorgan_keras.models import GLAMGenerator
 from mirrorgan_keras.run_files import atomic_path
 
 METADATA_FILE = "assets.extra/mirrorgan.json"
-
-
-def to_uint8(images: tf.Tensor) -> tf.Tensor:
-    """Images in [-1, 1] → uint8 in [0, 255] (round to nearest), in the graph."""
-    return tf.cast(tf.clip_by_value((images + 1.0) * 127.5 + 0.5, 0.0, 255.0), tf.uint8)
 
 
 class TextToImage(tf.Module):

@@ -1,13 +1,23 @@
-"""Figures of generated images: the stages side by side and word-attention maps over them."""
+"""Figures of generated images: the stages side by side and word-attention maps over them,
+and the conversion of generated images to displayable uint8."""
 
 from __future__ import annotations
 
 import numpy as np
+from keras import ops
 from PIL import Image, ImageDraw
 
 LABEL_HEIGHT = 14
 PAD = 2
 UNATTENDED_BRIGHTNESS = 0.3  # brightness of a pixel with zero attention in the overlays
+
+
+def to_uint8(images):
+    """Images in [-1, 1] (e.g. a generator's) → uint8 in [0, 255], rounded to nearest, same
+    shape. Takes an array or a tensor, also inside a ``tf.function`` or an exported graph;
+    returns a tensor (``np.asarray`` of it outside a graph)."""
+    scaled = (ops.cast(images, "float32") + 1.0) * 127.5 + 0.5
+    return ops.cast(ops.clip(scaled, 0.0, 255.0), "uint8")
 
 
 def upsample(image: np.ndarray, size: int, resample=Image.NEAREST) -> np.ndarray:

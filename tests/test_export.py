@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mirrorgan_keras.callbacks import to_uint8
 from mirrorgan_keras.data.vocabulary import Vocabulary
 from mirrorgan_keras.export import (
     TextToImage,
@@ -18,6 +17,7 @@ from mirrorgan_keras.export import (
     load_exported,
     next_version,
 )
+from mirrorgan_keras.figures import to_uint8
 from mirrorgan_keras.models import GLAMGenerator
 from tests.models.factories import VOCAB, build_damsm, tiny_config
 

@@ -24,7 +24,6 @@ import numpy as np
 import tensorflow as tf
 
 from mirrorgan_keras import run_files
-from mirrorgan_keras.callbacks import to_uint8
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data import make_dataset
 from mirrorgan_keras.data.records import DatasetSplit
@@ -42,6 +41,7 @@ from mirrorgan_keras.evaluation.fid import inception_metrics, reference_statisti
 from mirrorgan_keras.evaluation.inception import InceptionScorer
 from mirrorgan_keras.evaluation.r_precision import evaluate_r_precision
 from mirrorgan_keras.export import TextToImage
+from mirrorgan_keras.figures import to_uint8
 from mirrorgan_keras.models import DAMSM, GLAMGenerator
 
 ORACLE_TRAINING_IMAGES = 4000
@@ -111,7 +111,7 @@ def generate_test_set(model: TextToImage, records: DatasetSplit, config: MirrorG
         images[done : done + take] = generate(ids, noise, condition_noise)["images"]
         if done < len(records):
             stop = min(done + take, len(records))
-            real[done:stop] = to_uint8(batch["images"][0][: stop - done])
+            real[done:stop] = np.asarray(to_uint8(batch["images"][0][: stop - done]))
         captions[done : done + take] = ids
         class_ids[done : done + take] = batch["class_ids"][:take]
         done += take
