@@ -84,7 +84,7 @@ def measure(data_dir: str, dataset: str, args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data_dir", help="an existing data set (default: synthetic CUB tree)")
-    parser.add_argument("--dataset", default="birds", help="DataConfig.dataset of --data_dir")
+    parser.add_argument("--dataset", default="cub", help="DataConfig.dataset of --data_dir")
     parser.add_argument("--num_images", type=int, default=300)
     parser.add_argument("--image_size", type=int, default=256)
     parser.add_argument("--stages", type=int, default=3)
@@ -97,7 +97,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as root:
         write_synthetic_cub(root, args.num_images)
-        measure(root, "birds", args)
+        measure(root, "cub", args)
 
 
 if __name__ == "__main__":

@@ -190,7 +190,7 @@ def measure_pipeline(task: Task, config) -> dict:
     batches = 10 * (task.warmup + task.steps)
     final = config.generator.image_sizes[-1]
     with tempfile.TemporaryDirectory() as root:
-        data_dir = os.path.join(root, "birds")
+        data_dir = os.path.join(root, "synthetic_birds")
         generate_synthetic_birds(data_dir, num_train=4 * batch, num_test=9,
                                  image_size=max(96, final * 5 // 4))
         config = override(config, {"data.dataset": "synthetic_birds", "data.data_dir": data_dir})

@@ -87,7 +87,7 @@ def backbone_weights(value: str | None):
 
 
 def define_gan_flags(default_preset: str):
-    """Flags of the MirrorGAN training recipes (train_cub, train_coco, train_birds)."""
+    """Flags of the MirrorGAN training recipes (train_cub, train_coco, train_synthetic_birds)."""
     define_common_flags(default_preset)
     flags.DEFINE_integer("steps", None, "Training steps (default: train.max_epoch epochs).")
     flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.")

@@ -137,13 +137,32 @@ class ComputeConfig:
                              f"got {self.mixed_precision!r}")
 
 
+DATASETS = ("cub", "synthetic_birds", "coco")  # the values of DataConfig.dataset
+
+
+def check_dataset(name: str) -> None:
+    """Raises ValueError when ``name`` is not one of :data:`DATASETS`; says what to write
+    for "birds", the earlier name of "cub"."""
+    if name == "birds":
+        raise ValueError(
+            'data.dataset "birds" is now "cub" (CUB-200-2011; the synthetic set is '
+            '"synthetic_birds"): write "dataset": "cub" in the configuration (for a run, in '
+            'the "data" section of <run_dir>/config.json)'
+        )
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; expected one of {DATASETS}")
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Where the data lives and how it is read (spec §2)."""
 
-    dataset: str = "birds"  # "birds" (CUB layout), "coco", or "synthetic_birds"
+    dataset: str = "cub"  # "cub" (CUB-200-2011), "synthetic_birds" (CUB layout) or "coco"
     data_dir: str = "data/birds"
     use_bbox: bool = True  # CUB bounding-box crop
+
+    def __post_init__(self):
+        check_dataset(self.dataset)
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,10 @@ def load_run_config(run_dir, data_dir: str | None = None) -> MirrorGANConfig:
     given) for a data set that has moved since."""
     files = RunFiles(run_dir)
     require_run_file(files.config, "a training recipe")
-    config = MirrorGANConfig.from_dict(json.loads(files.config.read_text())["config"])
+    try:
+        config = MirrorGANConfig.from_dict(json.loads(files.config.read_text())["config"])
+    except ValueError as error:
+        raise ValueError(f"{files.config}: {error}") from None
     return override(config, {"data.data_dir": data_dir}) if data_dir else config
 
 

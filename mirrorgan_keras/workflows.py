@@ -53,7 +53,7 @@ from mirrorgan_keras.training import fit_resumable, resume_step
 logger = logging.getLogger(__name__)
 
 DATA_SOURCES = {
-    "birds": "CUB-200-2011 images (Caltech-UCSD Birds) + the AttnGAN birds metadata",
+    "cub": "CUB-200-2011 images (Caltech-UCSD Birds) + the AttnGAN birds metadata",
     "coco": "MS-COCO 2014 train/val images + the AttnGAN coco metadata",
     "synthetic_birds": "python -m mirrorgan_keras.data.synthetic_birds --output_dir <data_dir>",
 }

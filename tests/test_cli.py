@@ -24,10 +24,10 @@ def test_parse_overrides_rejects_missing_value():
 
 
 @pytest.mark.slow
-def test_train_birds_recipe_runs_every_stage(tmp_path):
+def test_train_synthetic_birds_recipe_runs_every_stage(tmp_path):
     """The recipe generates the data, pretrains both encoders and trains, from flags alone."""
     command = [
-        sys.executable, str(ROOT / "recipes" / "train_birds.py"),
+        sys.executable, str(ROOT / "recipes" / "train_synthetic_birds.py"),
         f"--data_dir={tmp_path / 'data'}", f"--run_dir={tmp_path / 'run'}",
         "--num_train=24", "--num_test=12", "--steps=2", "--checkpoint_every=1",
         "--sample_every=2", "--verbose=0", "--batch_size=4",
@@ -43,7 +43,8 @@ def test_train_birds_recipe_runs_every_stage(tmp_path):
 
 
 @pytest.mark.parametrize("recipe", ["train_cub.py", "train_coco.py", "pretrain_damsm.py",
-                                    "pretrain_stream.py", "train_birds.py", "demo.py"])
+                                    "pretrain_stream.py", "train_synthetic_birds.py",
+                                    "demo.py"])
 def test_recipes_document_their_flags(recipe):
     result = subprocess.run([sys.executable, str(ROOT / "recipes" / recipe), "--helpshort"],
                             capture_output=True, text=True, timeout=120,

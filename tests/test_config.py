@@ -50,3 +50,12 @@ def test_compute_settings_are_checked_and_left_out_of_the_fingerprint():
     assert MirrorGANConfig.from_dict(fast.to_dict()) == fast
     with pytest.raises(ValueError, match="mixed_precision"):
         override(get_preset("cub"), {"compute.mixed_precision": "float8"})
+
+
+def test_data_set_names_are_checked_and_birds_says_to_write_cub():
+    assert {get_preset(name).data.dataset for name in ("cub", "coco", "birds_tiny")} == {
+        "cub", "coco", "synthetic_birds"}
+    with pytest.raises(ValueError, match='"birds" is now "cub"'):
+        override(get_preset("cub"), {"data.dataset": "birds"})
+    with pytest.raises(ValueError, match="unknown dataset 'flowers'"):
+        override(get_preset("cub"), {"data.dataset": "flowers"})

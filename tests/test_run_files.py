@@ -78,3 +78,13 @@ def test_save_weights_writes_loadable_weights_and_no_staging(tmp_path):
     for a, b in zip(model.weights, copy.weights, strict=True):
         np.testing.assert_array_equal(a, b)
     assert [p.name for p in tmp_path.iterdir()] == ["dense.weights.h5"]
+
+
+def test_config_of_an_older_run_with_dataset_birds_names_the_file_and_the_fix(tmp_path):
+    files = RunFiles(tmp_path)
+    write_run_config(files, get_preset("cub"), vocab_size=50)
+    recorded = json.loads(files.config.read_text())
+    recorded["config"]["data"]["dataset"] = "birds"
+    files.config.write_text(json.dumps(recorded))
+    with pytest.raises(ValueError, match=r'config\.json: data\.dataset "birds" is now "cub"'):
+        load_run_config(tmp_path)

@@ -48,7 +48,7 @@ def test_three_stages_write_their_files_and_resume(config, tmp_path):
 
 def test_missing_data_set_says_where_to_get_it(config, tmp_path):
     missing = dataclasses.replace(config, data=dataclasses.replace(
-        config.data, dataset="birds", data_dir=str(tmp_path / "nowhere")))
+        config.data, dataset="cub", data_dir=str(tmp_path / "nowhere")))
     with pytest.raises(DatasetLayoutError, match="CUB-200-2011"):
         workflows.pretrain_damsm(missing, tmp_path / "run", epochs=1, verbose=0)
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from mirrorgan_keras.config import DataConfig, TextConfig
+from mirrorgan_keras.config import DATASETS, DataConfig, TextConfig, check_dataset
 from mirrorgan_keras.data.coco import read_coco
 from mirrorgan_keras.data.cub import read_cub
 from mirrorgan_keras.data.records import DatasetSplit, ReadOptions
 
-CUB_LIKE = ("birds", "synthetic_birds")  # DataConfig.dataset names read with the CUB layout
-DATASETS = (*CUB_LIKE, "coco")
+CUB_LIKE = ("cub", "synthetic_birds")  # DataConfig.dataset names read with the CUB layout
+
+__all__ = ["CUB_LIKE", "DATASETS", "load_dataset_records", "load_split"]
 
 
 def load_dataset_records(
@@ -23,12 +24,11 @@ def load_dataset_records(
 
     ``use_bbox`` applies to the CUB layout only (COCO has no boxes).
     """
+    check_dataset(dataset)
     options = options or ReadOptions()
     if dataset in CUB_LIKE:
         return read_cub(data_dir, split, text_config, use_bbox, options)
-    if dataset == "coco":
-        return read_coco(data_dir, split, text_config, options)
-    raise ValueError(f"unknown dataset {dataset!r}; expected one of {DATASETS}")
+    return read_coco(data_dir, split, text_config, options)
 
 
 def load_split(

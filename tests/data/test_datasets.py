@@ -7,7 +7,7 @@ from mirrorgan_keras.data.datasets import load_dataset_records, load_split
 from tests.data.conftest import TEXT
 
 
-@pytest.mark.parametrize("dataset", ["birds", "synthetic_birds"])
+@pytest.mark.parametrize("dataset", ["cub", "synthetic_birds"])
 def test_cub_like_names_use_the_cub_reader(cub_tree, dataset):
     records = load_dataset_records(cub_tree, dataset, "train", TEXT)
     assert records.bboxes is not None and len(records) == 3
@@ -28,3 +28,8 @@ def test_load_split_reads_the_config_settings(cub_tree):
 def test_unknown_dataset_is_rejected(cub_tree):
     with pytest.raises(ValueError, match="unknown dataset 'flowers'"):
         load_dataset_records(cub_tree, "flowers", "train", TEXT)
+
+
+def test_the_earlier_name_birds_says_to_write_cub(cub_tree):
+    with pytest.raises(ValueError, match='"birds" is now "cub"'):
+        load_dataset_records(cub_tree, "birds", "train", TEXT)

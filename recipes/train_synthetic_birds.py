@@ -1,6 +1,6 @@
 """Trains MirrorGAN on the synthetic birds with the CPU preset "birds_tiny".
 
-    python recipes/train_birds.py --run_dir runs/birds_tiny
+    python recipes/train_synthetic_birds.py --run_dir runs/birds_tiny
 
 Generates the synthetic birds into --data_dir when they are missing, pretrains DAMSM and STREAM
 when their weights are missing from the run, then trains the GAN. Resumes by default.
