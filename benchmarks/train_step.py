@@ -111,8 +111,8 @@ def mirrorgan_step(config, vocab_size):
     damsm = DAMSM.from_mirrorgan_config(config, vocab_size)
     stream = (STREAM.from_mirrorgan_config(config, vocab_size) if config.train.lambda_stream
               else None)
-    gan = MirrorGAN.from_mirrorgan_config(config, damsm.text_encoder, stream,
-                                          damsm.image_encoder)
+    gan = MirrorGAN.from_mirrorgan_config(config, damsm.text_encoder, stream=stream,
+                                          image_encoder=damsm.image_encoder)
     gan.compile(*adam_optimizers(config.train, config.generator.stages),
                 jit_compile=config.compute.jit_compile)
     gan.initialize(config.text.words_num)

@@ -71,7 +71,7 @@ class SampleGrid(keras.callbacks.Callback):
         seed: seed of the fixed noise.
     """
 
-    def __init__(self, captions, texts: list[str], output_dir: str | os.PathLike,
+    def __init__(self, captions, texts: list[str], output_dir: str | os.PathLike, *,
                  every_steps: int = 500, log_dir: str | None = None, seed: int = 100):
         super().__init__()
         self.captions = np.asarray(captions, np.int32)

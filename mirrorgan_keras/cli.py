@@ -119,8 +119,9 @@ def gan_main(argv, distribution=None):
                                "generator.sentence_attention": FLAGS.sentence_attention},
     )
     summary = workflows.train_mirrorgan(
-        config, run_dir(), distribution or strategy(), FLAGS.steps, FLAGS.checkpoint_every,
-        FLAGS.sample_every, FLAGS.seed, FLAGS.resume, FLAGS.damsm_weights, FLAGS.stream_weights,
-        verbosity(),
+        config, run_dir(), distribution or strategy(), steps=FLAGS.steps,
+        checkpoint_every=FLAGS.checkpoint_every, sample_every=FLAGS.sample_every,
+        seed=FLAGS.seed, resume=FLAGS.resume, damsm_weights=FLAGS.damsm_weights,
+        stream_weights=FLAGS.stream_weights, verbose=verbosity(),
     )
     print(json.dumps(summary, indent=1))

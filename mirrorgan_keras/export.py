@@ -60,7 +60,7 @@ class TextToImage(tf.Module):
     """
 
     def __init__(self, vocabulary: Vocabulary, text_encoder: SemanticTextEncoder,
-                 generator: GLAMGenerator, words_num: int, name: str | None = None):
+                 generator: GLAMGenerator, words_num: int, *, name: str | None = None):
         super().__init__(name=name)
         self.tokenizer = CaptionTokenizer(vocabulary, words_num)
         # The Keras models are held untracked and their variables tracked: saving a tracked

@@ -55,7 +55,7 @@ def sentence_match_scores(image_codes, sentences):
     return ops.matmul(image_codes, ops.transpose(sentences)) / norms
 
 
-def word_match_scores(regions, words, word_mask, gamma1: float, gamma2: float):
+def word_match_scores(regions, words, word_mask, *, gamma1: float, gamma2: float):
     """DAMSM word-level matching score R(image, caption) of every image with every caption.
 
     For image ``i`` and caption ``c``: region-word products ``s = v·e`` are softmaxed over the
@@ -105,7 +105,7 @@ def matching_cross_entropy(logits, rows):
     return ops.sparse_categorical_crossentropy(rows, picked, from_logits=True)
 
 
-def damsm_losses(regions, image_codes, words, sentences, word_mask, class_ids,
+def damsm_losses(regions, image_codes, words, sentences, *, word_mask, class_ids,
                  gamma1: float, gamma2: float, gamma3: float):
     """The four DAMSM terms (spec §4): word and sentence level, images→captions and back.
 
@@ -127,7 +127,7 @@ def damsm_losses(regions, image_codes, words, sentences, word_mask, class_ids,
     word_scores = word_match_scores(
         distribute.gather(regions), distribute.gather(words),
         distribute.gather(ops.cast(word_mask, "int32")),
-        gamma1, gamma2,
+        gamma1=gamma1, gamma2=gamma2,
     )
     sentence_scores = sentence_match_scores(
         distribute.gather(ops.cast(image_codes, "float32")),

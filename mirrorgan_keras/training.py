@@ -17,7 +17,7 @@ from mirrorgan_keras.checkpoint import CheckpointEvery, TrainingCheckpoint, late
 
 
 def fit_resumable(model: keras.Model, dataset_from_step: Callable[[int], tf.data.Dataset],
-                  total_steps: int, checkpoint_every: int,
+                  total_steps: int, checkpoint_every: int, *,
                   checkpoint: TrainingCheckpoint | None = None, resume: bool = True,
                   callbacks: Sequence[keras.callbacks.Callback] = (), verbose="auto"):
     """Trains ``model`` for ``total_steps`` steps, checkpointing every ``checkpoint_every``.

@@ -78,7 +78,7 @@ def exists_on_every_worker(path, strategy: tf.distribute.Strategy) -> bool:
     return bool(distribute.worker_min(strategy, int(Path(path).exists())))
 
 
-def _fit_stage(model, stage: str, files: RunFiles, config, records, purpose: str,
+def _fit_stage(model, stage: str, files: RunFiles, config, *, records, purpose: str,
                total_steps: int, checkpoint_every: int, seed: int, resume: bool,
                callbacks=(), verbose="auto"):
     """Trains with checkpoints (every worker) and TensorBoard logs (the chief)."""
@@ -91,8 +91,9 @@ def _fit_stage(model, stage: str, files: RunFiles, config, records, purpose: str
 
     if files.chief:
         callbacks = [*callbacks, keras.callbacks.TensorBoard(files.logs / stage)]
-    return fit_resumable(model, dataset_from_step, total_steps, checkpoint_every, checkpoint,
-                         resume, callbacks, verbose)
+    return fit_resumable(model, dataset_from_step, total_steps, checkpoint_every,
+                         checkpoint=checkpoint, resume=resume, callbacks=callbacks,
+                         verbose=verbose)
 
 
 def _open_stage(config: MirrorGANConfig, run_dir, strategy):
@@ -107,8 +108,9 @@ def _open_stage(config: MirrorGANConfig, run_dir, strategy):
     return files, start, train, test, strategy
 
 
-def pretrain_damsm(config: MirrorGANConfig, run_dir, strategy=None, epochs: int | None = None,
-                   seed: int = 0, resume: bool = True, verbose="auto") -> dict:
+def pretrain_damsm(config: MirrorGANConfig, run_dir, strategy=None, *,
+                   epochs: int | None = None, seed: int = 0, resume: bool = True,
+                   verbose="auto") -> dict:
     """Trains STEM + the DAMSM image encoder (spec §4) and writes ``damsm.weights.h5``.
 
     Returns a summary dict (epochs, seconds, final train and test losses).
@@ -123,16 +125,18 @@ def pretrain_damsm(config: MirrorGANConfig, run_dir, strategy=None, epochs: int 
                       jit_compile=config.compute.jit_compile)
         damsm.optimizer.build(damsm.trainable_weights)
     schedule = DAMSMLearningRate(initial=config.damsm.learning_rate)
-    history = _fit_stage(damsm, "damsm", files, config, train, "damsm", epochs * per_epoch,
-                         per_epoch, seed, resume, [schedule], verbose)
+    history = _fit_stage(damsm, "damsm", files, config, records=train, purpose="damsm",
+                         total_steps=epochs * per_epoch, checkpoint_every=per_epoch, seed=seed,
+                         resume=resume, callbacks=[schedule], verbose=verbose)
     save_weights(damsm, files.damsm)
     test_losses = damsm.evaluate(make_config_dataset(test, config, "damsm", training=False),
                                  verbose=0, return_dict=True)
     return _summary(history, test_losses, start, epochs=epochs)
 
 
-def pretrain_stream(config: MirrorGANConfig, run_dir, strategy=None, epochs: int | None = None,
-                    seed: int = 0, resume: bool = True, verbose="auto") -> dict:
+def pretrain_stream(config: MirrorGANConfig, run_dir, strategy=None, *,
+                    epochs: int | None = None, seed: int = 0, resume: bool = True,
+                    verbose="auto") -> dict:
     """Trains the STREAM captioner on real images (spec §7) and writes ``stream.weights.h5``.
 
     With ``stream.word_pretraining_epochs`` the CNN is first trained to predict its caption's
@@ -152,8 +156,9 @@ def pretrain_stream(config: MirrorGANConfig, run_dir, strategy=None, epochs: int
     fresh = not (resume and resume_step(files.checkpoints("stream"), strategy, per_epoch))
     if config.stream.word_pretraining_epochs and fresh:
         _pretrain_backbone_on_words(stream, config, train, strategy, seed, verbose)
-    history = _fit_stage(stream, "stream", files, config, train, "stream", epochs * per_epoch,
-                         per_epoch, seed, resume, (), verbose)
+    history = _fit_stage(stream, "stream", files, config, records=train, purpose="stream",
+                         total_steps=epochs * per_epoch, checkpoint_every=per_epoch, seed=seed,
+                         resume=resume, verbose=verbose)
     save_weights(stream, files.stream)
     test_batches = make_config_dataset(test, config, "stream", training=False)
     real, mismatched = caption_losses(stream, test_batches, [final_images, mismatched_images])
@@ -178,10 +183,11 @@ def _pretrain_backbone_on_words(stream: STREAM, config, records, strategy, seed,
     backbone.trainable = False
 
 
-def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, steps: int | None = None,
-                    checkpoint_every: int = 1000, sample_every: int = 1000, seed: int = 0,
-                    resume: bool = True, damsm_weights=None, stream_weights=None,
-                    verbose="auto", samples=None) -> dict:
+def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, *,
+                    steps: int | None = None, checkpoint_every: int = 1000,
+                    sample_every: int = 1000, seed: int = 0, resume: bool = True,
+                    damsm_weights=None, stream_weights=None, verbose="auto",
+                    samples=None) -> dict:
     """Trains MirrorGAN (spec §8) with the pretrained encoders of the run (or the given
     weight files) and writes the EMA generator, sample grids and TensorBoard logs.
 
@@ -200,18 +206,19 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, steps: int 
         damsm = DAMSM.from_mirrorgan_config(config, vocab_size, damsm_weights)
         stream = (STREAM.from_mirrorgan_config(config, vocab_size, stream_weights)
                   if config.train.lambda_stream > 0 else None)
-        gan = MirrorGAN.from_mirrorgan_config(config, damsm.text_encoder, stream,
-                                              damsm.image_encoder, seed=seed)
+        gan = MirrorGAN.from_mirrorgan_config(config, damsm.text_encoder, stream=stream,
+                                              image_encoder=damsm.image_encoder, seed=seed)
         gan.compile(*adam_optimizers(config.train, config.generator.stages),
                     jit_compile=config.compute.jit_compile)
         gan.initialize(config.text.words_num)
     callbacks = []
     if files.chief:
         ids, texts = samples or sample_captions(test, 8)
-        callbacks.append(SampleGrid(ids, texts, files.samples, sample_every,
-                                    str(files.logs / "samples")))
-    history = _fit_stage(gan, "mirrorgan", files, config, train, "gan", steps,
-                         min(checkpoint_every, steps), seed, resume, callbacks, verbose)
+        callbacks.append(SampleGrid(ids, texts, files.samples, every_steps=sample_every,
+                                    log_dir=str(files.logs / "samples")))
+    history = _fit_stage(gan, "mirrorgan", files, config, records=train, purpose="gan",
+                         total_steps=steps, checkpoint_every=min(checkpoint_every, steps),
+                         seed=seed, resume=resume, callbacks=callbacks, verbose=verbose)
     if files.chief:
         save_weights(gan.sync_ema_generator(), files.generator)
     return _summary(history, {}, start, steps=steps)

@@ -51,7 +51,7 @@ flags.DEFINE_enum("strategy", "auto", ["auto", "default", "one_device", "mirrore
 FLAGS = flags.FLAGS
 
 
-def run_variant(base_config, test, name: str, seed: int, strategy) -> dict:
+def run_variant(base_config, test, name: str, *, seed: int, strategy) -> dict:
     """Trains (when needed) and scores one run on the ``test`` split; returns its results."""
     run_dir = Path(FLAGS.output_dir) / name / f"seed{seed}"
     config = override(base_config, VARIANTS[name])
@@ -60,14 +60,13 @@ def run_variant(base_config, test, name: str, seed: int, strategy) -> dict:
         return json.loads(results_file.read_text())
     pretrained = run_files.RunFiles(FLAGS.pretrained_dir)
     if not run_files.RunFiles(run_dir).generator.exists():
-        workflows.train_mirrorgan(config, run_dir, strategy, FLAGS.steps,
+        workflows.train_mirrorgan(config, run_dir, strategy, steps=FLAGS.steps,
                                   checkpoint_every=FLAGS.steps, sample_every=FLAGS.steps,
                                   seed=seed, damsm_weights=pretrained.damsm,
                                   stream_weights=pretrained.stream, verbose=2)
     weights = FLAGS.inception_weights
     results = scoring.evaluate_run(
-        run_dir, test,
-        run_files.load_run_config(run_dir), FLAGS.num_images, seed=0,
+        run_dir, test, run_files.load_run_config(run_dir), count=FLAGS.num_images, seed=0,
         inception_weights=None if weights == "none" else weights,
         skip_inception=weights == "skip", oracle_path=FLAGS.oracle,
         work_dir=run_dir / "evaluation", verbose=0, damsm_weights=pretrained.damsm)
@@ -95,7 +94,8 @@ def main(argv):
     strategy = distribute.make_strategy(FLAGS.strategy)
     seeds = [int(seed) for seed in FLAGS.seeds]
     test = load_split(base_config.data, base_config.text, "test")
-    runs = {name: [run_variant(base_config, test, name, seed, strategy) for seed in seeds]
+    runs = {name: [run_variant(base_config, test, name, seed=seed, strategy=strategy)
+                   for seed in seeds]
             for name in FLAGS.variants}
     summaries = {name: scoring.summarize_seeds(results) for name, results in runs.items()}
     table = markdown_table(summaries, len(seeds))

@@ -60,19 +60,21 @@ def main(argv):
     run_dir = Path(FLAGS.run_dir or "runs/demo")
     strategy, verbose, phases, start = cli.strategy(), cli.verbosity(), {}, time.time()
     if not (Path(config.data.data_dir) / "attributes.json").exists():
-        timed(phases, "data", generate_synthetic_birds, config.data.data_dir, FLAGS.num_train,
-              FLAGS.num_test, image_size=FLAGS.image_size, seed=FLAGS.seed)
+        timed(phases, "data", generate_synthetic_birds, config.data.data_dir,
+              num_train=FLAGS.num_train, num_test=FLAGS.num_test, image_size=FLAGS.image_size,
+              seed=FLAGS.seed)
     damsm = timed(phases, "damsm", workflows.pretrain_damsm, config, run_dir, strategy,
-                  FLAGS.damsm_epochs, FLAGS.seed, FLAGS.resume, verbose)
+                  epochs=FLAGS.damsm_epochs, seed=FLAGS.seed, resume=FLAGS.resume,
+                  verbose=verbose)
     stream = timed(phases, "stream", workflows.pretrain_stream, config, run_dir, strategy,
-                   FLAGS.stream_epochs, FLAGS.seed, FLAGS.resume, verbose)
+                   epochs=FLAGS.stream_epochs, seed=FLAGS.seed, resume=FLAGS.resume,
+                   verbose=verbose)
     test = load_split(config.data, config.text, "test")
     samples = colourful_captions(test, FLAGS.rows)
     gan = timed(phases, "mirrorgan", workflows.train_mirrorgan, config, run_dir, strategy,
-                FLAGS.gan_steps, checkpoint_every=300, sample_every=300, seed=FLAGS.seed,
+                steps=FLAGS.gan_steps, checkpoint_every=300, sample_every=300, seed=FLAGS.seed,
                 resume=FLAGS.resume, verbose=verbose, samples=samples)
-    redescription = timed(phases, "evaluation", redescription_loss, config, run_dir,
-                          test)
+    redescription = timed(phases, "evaluation", redescription_loss, config, run_dir, test)
     grids = sorted((run_dir / "samples").glob("step_*.png"))
     shutil.copy(grids[-1], run_dir / "samples.png")
     shutil.copy(run_dir / "samples" / "captions.txt", run_dir / "captions.txt")

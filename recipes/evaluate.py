@@ -46,9 +46,11 @@ def main(argv):
     work_dir = Path(FLAGS.run_dir) / "evaluation"
     weights = FLAGS.inception_weights
     results = scoring.evaluate_run(
-        FLAGS.run_dir, load_split(config.data, config.text, "test"), config, FLAGS.num_images,
-        FLAGS.seed, None if weights == "none" else weights, weights == "skip", FLAGS.splits,
-        FLAGS.folds, FLAGS.oracle, work_dir, int(FLAGS.verbose),
+        FLAGS.run_dir, load_split(config.data, config.text, "test"), config,
+        count=FLAGS.num_images, seed=FLAGS.seed,
+        inception_weights=None if weights == "none" else weights,
+        skip_inception=weights == "skip", splits=FLAGS.splits, folds=FLAGS.folds,
+        oracle_path=FLAGS.oracle, work_dir=work_dir, verbose=int(FLAGS.verbose),
         inception_classes=FLAGS.inception_classes,
         inception_class_indices=_indices(FLAGS.inception_class_indices),
         damsm_weights=FLAGS.damsm_weights,

@@ -26,8 +26,9 @@ def main(argv):
     if FLAGS.backbone_weights is not None:
         stage["stream.weights"] = cli.backbone_weights(FLAGS.backbone_weights)
     config = cli.config_from_flags("stream.batch_size", **stage)
-    summary = workflows.pretrain_stream(config, cli.run_dir(), cli.strategy(), FLAGS.epochs,
-                                        FLAGS.seed, FLAGS.resume, cli.verbosity())
+    summary = workflows.pretrain_stream(config, cli.run_dir(), cli.strategy(), epochs=FLAGS.epochs,
+                                        seed=FLAGS.seed, resume=FLAGS.resume,
+                                        verbose=cli.verbosity())
     print(json.dumps(summary, indent=1))
 
 

@@ -24,8 +24,8 @@ def main(argv):
     strategy = cli.strategy()  # first: a multi-worker strategy must precede any TensorFlow op
     config = cli.config_from_flags()
     if not os.path.exists(os.path.join(config.data.data_dir, "attributes.json")):
-        generate_synthetic_birds(config.data.data_dir, FLAGS.num_train, FLAGS.num_test,
-                                 image_size=96, seed=FLAGS.seed)
+        generate_synthetic_birds(config.data.data_dir, num_train=FLAGS.num_train,
+                                 num_test=FLAGS.num_test, image_size=96, seed=FLAGS.seed)
     files = run_files.RunFiles(cli.run_dir())
 
     def missing(path):  # on any worker: then all of them pretrain again (resuming)

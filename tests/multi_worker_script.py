@@ -46,8 +46,8 @@ def one_step(job: dict, strategy: tf.distribute.Strategy):
     with strategy.scope():
         damsm = DAMSM.from_mirrorgan_config(config, vocab_size, job["damsm"])
         stream = STREAM.from_mirrorgan_config(config, vocab_size, job["stream"])
-        gan = MirrorGAN.from_mirrorgan_config(config, damsm.text_encoder, stream,
-                                              damsm.image_encoder, seed=7)
+        gan = MirrorGAN.from_mirrorgan_config(config, damsm.text_encoder, stream=stream,
+                                              image_encoder=damsm.image_encoder, seed=7)
         gan.compile(keras.optimizers.SGD(0.1),
                     [keras.optimizers.SGD(0.1) for _ in range(config.generator.stages)])
         gan.initialize(config.text.words_num)
@@ -107,10 +107,10 @@ def train(job: dict, strategy: tf.distribute.Strategy):
         StepLog(f"{job['step_log']}.{index}", pause, job.get("marker"))
     )
     config = MirrorGANConfig.from_dict(job["config"])
-    workflows.train_mirrorgan(config, job["run_dir"], strategy, job["steps"],
-                              job["checkpoint_every"], job["checkpoint_every"],
-                              damsm_weights=job["damsm"], stream_weights=job["stream"],
-                              verbose=0)
+    workflows.train_mirrorgan(config, job["run_dir"], strategy, steps=job["steps"],
+                              checkpoint_every=job["checkpoint_every"],
+                              sample_every=job["checkpoint_every"], damsm_weights=job["damsm"],
+                              stream_weights=job["stream"], verbose=0)
 
 
 def main(job: dict):

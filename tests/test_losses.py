@@ -94,7 +94,8 @@ def test_damsm_losses_match_numpy(rng):
     lengths = np.array([7, 3, 5, 1, 6])
     mask = np.arange(length)[None, :] < lengths[:, None]
     classes = np.array([0, 1, 0, 2, 1], "int32")
-    got = damsm_losses(regions, codes, words, sentences, mask, classes, 4.0, 5.0, 10.0)
+    got = damsm_losses(regions, codes, words, sentences, word_mask=mask, class_ids=classes,
+                       gamma1=4.0, gamma2=5.0, gamma3=10.0)
     want = _numpy_damsm(regions, codes, words, sentences, lengths, classes, 4.0, 5.0, 10.0)
     for key in ("w0", "w1", "s0", "s1"):
         np.testing.assert_allclose(float(got[key]), want[key], rtol=1e-5, atol=1e-5)
@@ -108,6 +109,6 @@ def test_damsm_loss_is_small_for_matching_features(rng):
     regions = rng.normal(size=(batch, 2, 2, dim)).astype("float32")
     words = regions.reshape(batch, 4, dim)
     codes = rng.normal(size=(batch, dim)).astype("float32")
-    got = damsm_losses(regions, codes, words, codes, np.ones((batch, 4), bool),
-                       np.arange(batch), 4.0, 5.0, 10.0)
+    got = damsm_losses(regions, codes, words, codes, word_mask=np.ones((batch, 4), bool),
+                       class_ids=np.arange(batch), gamma1=4.0, gamma2=5.0, gamma3=10.0)
     assert all(float(got[key]) < 0.05 for key in ("w0", "w1", "s0", "s1"))

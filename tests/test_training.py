@@ -46,7 +46,8 @@ def test_finished_run_does_not_train_again(pretrained, tmp_path):
     config, damsm, stream = pretrained
     gan = build_mirrorgan(config, damsm, stream)
     checkpoint = TrainingCheckpoint(tmp_path, training_state(gan), config.to_dict())
-    assert fit_resumable(gan, lambda s: batches_from(config, 4, s, 1), 2, 2, checkpoint) is None
+    assert fit_resumable(gan, lambda s: batches_from(config, 4, s, 1), 2, 2,
+                         checkpoint=checkpoint) is None
     assert int(gan.generator_optimizer.iterations) == 2
 
 
@@ -56,7 +57,7 @@ def test_interval_must_match_the_checkpoint(pretrained, tmp_path):
     gan = build_mirrorgan(config, damsm, stream)
     checkpoint = TrainingCheckpoint(tmp_path, training_state(gan), config.to_dict())
     with pytest.raises(ValueError, match="multiple of checkpoint_every"):
-        fit_resumable(gan, lambda s: batches_from(config, 4, s, 1), 6, 3, checkpoint)
+        fit_resumable(gan, lambda s: batches_from(config, 4, s, 1), 6, 3, checkpoint=checkpoint)
 
 
 def test_workers_resume_from_the_newest_step_all_of_them_hold(tmp_path, monkeypatch):

@@ -33,4 +33,4 @@ def read_coco(
 ) -> DatasetSplit:
     """Reads a COCO-layout split ("train" or "test"); text settings default to the coco preset."""
     text_config = text_config or get_preset("coco").text
-    return read_split(COCO_LAYOUT, data_dir, split, text_config, options or ReadOptions())
+    return read_split(COCO_LAYOUT, data_dir, split, text_config, options=options or ReadOptions())

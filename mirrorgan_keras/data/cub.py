@@ -37,6 +37,7 @@ def read_cub(
     data_dir: str,
     split: str,
     text_config: TextConfig | None = None,
+    *,
     use_bbox: bool = True,
     options: ReadOptions | None = None,
 ) -> DatasetSplit:
@@ -46,7 +47,7 @@ def read_cub(
     """
     read_bboxes = functools.partial(read_cub_bboxes, data_dir) if use_bbox else None
     return read_split(CUB_LAYOUT, data_dir, split, text_config or TextConfig(),
-                      options or ReadOptions(), read_bboxes)
+                      options=options or ReadOptions(), read_bboxes=read_bboxes)
 
 
 def _read_table(path: str, columns: int) -> dict[str, list[str]]:

@@ -17,6 +17,7 @@ def load_dataset_records(
     dataset: str,
     split: str,
     text_config: TextConfig,
+    *,
     use_bbox: bool = True,
     options: ReadOptions | None = None,
 ) -> DatasetSplit:
@@ -27,7 +28,7 @@ def load_dataset_records(
     check_dataset(dataset)
     options = options or ReadOptions()
     if dataset in CUB_LIKE:
-        return read_cub(data_dir, split, text_config, use_bbox, options)
+        return read_cub(data_dir, split, text_config, use_bbox=use_bbox, options=options)
     return read_coco(data_dir, split, text_config, options)
 
 
@@ -37,7 +38,5 @@ def load_split(
 ) -> DatasetSplit:
     """``load_dataset_records`` with the settings of a config, e.g.
     ``load_split(config.data, config.text, "train")``."""
-    return load_dataset_records(
-        data_config.data_dir, data_config.dataset, split, text_config, data_config.use_bbox,
-        options,
-    )
+    return load_dataset_records(data_config.data_dir, data_config.dataset, split, text_config,
+                                use_bbox=data_config.use_bbox, options=options)

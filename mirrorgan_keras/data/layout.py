@@ -169,7 +169,8 @@ def read_captions(path: str, captions_per_image: int, report: ReadReport) -> lis
 
 
 def complete_captions(
-    captions: list, captions_per_image: int, source: str, repeat_missing: bool, report: ReadReport
+    captions: list, captions_per_image: int, *, source: str, repeat_missing: bool,
+    report: ReadReport,
 ) -> list:
     """``captions`` (non-empty ones of one image) brought to exactly ``captions_per_image``.
 

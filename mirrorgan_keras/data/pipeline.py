@@ -48,6 +48,7 @@ def make_dataset(
     batch_size: int,
     image_sizes: Sequence[int],
     words_num: int,
+    *,
     training: bool,
     seed: int = 0,
     epochs: int | None = None,
@@ -104,6 +105,7 @@ def make_config_dataset(
     records: DatasetSplit,
     config: MirrorGANConfig,
     purpose: str,
+    *,
     training: bool,
     seed: int = 0,
     epochs: int | None = None,
@@ -122,8 +124,8 @@ def make_config_dataset(
     if purpose not in sizes:
         raise ValueError(f"unknown purpose {purpose!r}; expected one of {sorted(sizes)}")
     image_sizes, batch_size = sizes[purpose]
-    return make_dataset(records, batch_size, image_sizes, config.text.words_num, training, seed,
-                        epochs, start_step)
+    return make_dataset(records, batch_size, image_sizes, config.text.words_num,
+                        training=training, seed=seed, epochs=epochs, start_step=start_step)
 
 
 def _epoch_order(count: int, batch_size: int, training: bool, base_seed: tf.Tensor):

@@ -97,6 +97,7 @@ def read_split(
     data_dir: str,
     split: str,
     text_config: TextConfig,
+    *,
     options: ReadOptions,
     read_bboxes: Callable[[list[str]], np.ndarray] | None = None,
 ) -> DatasetSplit:
@@ -109,7 +110,7 @@ def read_split(
         if not keys[split]:
             raise DatasetLayoutError(f"{split}/filenames.pickle lists no image")
         vocabulary, captions = load_captions(
-            layout, data_dir, keys, text_config.captions_per_image, options, report
+            layout, data_dir, keys, text_config.captions_per_image, options=options, report=report
         )
         records = DatasetSplit(
             split=split,
@@ -129,6 +130,7 @@ def load_captions(
     data_dir: str,
     keys: dict[str, list[str]],
     captions_per_image: int,
+    *,
     options: ReadOptions,
     report: ReadReport,
 ) -> tuple[Vocabulary, dict[str, Captions]]:
@@ -139,18 +141,20 @@ def load_captions(
             reference = read_captions_pickle(path)
             flat = {"train": reference.train, "test": reference.test}
             captions = {
-                split: group_captions(flat[split], keys[split], captions_per_image, path, options,
-                                      report)
+                split: group_captions(flat[split], keys[split], captions_per_image, path=path,
+                                      options=options, report=report)
                 for split in SPLITS
             }
             return reference.vocabulary, captions
-    return build_captions(layout, data_dir, keys, captions_per_image, options, report)
+    return build_captions(layout, data_dir, keys, captions_per_image, options=options,
+                          report=report)
 
 
 def group_captions(
     flat: list[list[int]],
     keys: list[str],
     captions_per_image: int,
+    *,
     path: str,
     options: ReadOptions,
     report: ReadReport,
@@ -167,7 +171,8 @@ def group_captions(
         own = flat[index * captions_per_image:(index + 1) * captions_per_image]
         grouped.append(complete_captions(
             [caption for caption in own if caption], captions_per_image,
-            f"{path} (image {key})", options.repeat_missing_captions, report,
+            source=f"{path} (image {key})", repeat_missing=options.repeat_missing_captions,
+            report=report,
         ))
     return grouped
 
@@ -177,6 +182,7 @@ def build_captions(
     data_dir: str,
     keys: dict[str, list[str]],
     captions_per_image: int,
+    *,
     options: ReadOptions,
     report: ReadReport,
 ) -> tuple[Vocabulary, dict[str, Captions]]:
@@ -187,8 +193,8 @@ def build_captions(
         for key in keys[split]:
             path = layout.text_path(data_dir, key)
             tokens[split].append(complete_captions(
-                read_captions(path, captions_per_image, report), captions_per_image, path,
-                options.repeat_missing_captions, report,
+                read_captions(path, captions_per_image, report), captions_per_image,
+                source=path, repeat_missing=options.repeat_missing_captions, report=report,
             ))
     vocabulary = Vocabulary.build(
         caption for split in SPLITS for image in tokens[split] for caption in image

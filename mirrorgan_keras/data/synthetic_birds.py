@@ -495,6 +495,7 @@ def _write_index(root: str, info: SyntheticBirdsInfo, bboxes: dict, metadata: di
 
 def generate_synthetic_birds(
     output_dir: str,
+    *,
     num_train: int = 2400,
     num_test: int = 600,
     image_size: int = 128,

@@ -158,7 +158,7 @@ def build_oracle(image_size: int = ORACLE_SIZE, filters: Sequence[int] = (24, 48
     return keras.Model(images, outputs, name="attribute_oracle")
 
 
-def train_oracle(images, labels: dict[str, np.ndarray], epochs: int = 15, batch_size: int = 16,
+def train_oracle(images, labels: dict[str, np.ndarray], *, epochs: int = 15, batch_size: int = 16,
                  learning_rate: float = 1e-3, image_size: int = ORACLE_SIZE,
                  verbose: int = 0) -> keras.Model:
     """Trains a new oracle on real images with Adam and a cross-entropy per attribute head.
@@ -232,14 +232,14 @@ def masked_accuracy(predictions: dict[str, np.ndarray],
     return scores
 
 
-def attribute_accuracy(oracle: keras.Model, images, labels: dict[str, np.ndarray],
+def attribute_accuracy(oracle: keras.Model, images, labels: dict[str, np.ndarray], *,
                        batch_size: int = 64, verbose: int = 0) -> dict[str, float]:
     """The oracle's :func:`masked_accuracy` on images ``[N, H, W, 3]`` in [-1, 1]."""
     return masked_accuracy(predict_attributes(oracle, images, batch_size, verbose), labels)
 
 
 def attribute_report(oracle: keras.Model, real_images, generated_images,
-                     labels: dict[str, np.ndarray], batch_size: int = 64,
+                     labels: dict[str, np.ndarray], *, batch_size: int = 64,
                      verbose: int = 0) -> dict[str, dict]:
     """Accuracy on real images (the ceiling) beside generated ones, against the same labels.
 
@@ -252,8 +252,10 @@ def attribute_report(oracle: keras.Model, real_images, generated_images,
         ``{"real": scores, "generated": scores, "counted": {attribute: labels counted}}``.
     """
     return {
-        "real": attribute_accuracy(oracle, real_images, labels, batch_size, verbose),
-        "generated": attribute_accuracy(oracle, generated_images, labels, batch_size, verbose),
+        "real": attribute_accuracy(oracle, real_images, labels, batch_size=batch_size,
+                                   verbose=verbose),
+        "generated": attribute_accuracy(oracle, generated_images, labels,
+                                        batch_size=batch_size, verbose=verbose),
         "counted": {
             name: int(np.sum(np.asarray(labels[name]) != NOT_MENTIONED))
             for name in ORACLE_ATTRIBUTES

@@ -93,7 +93,7 @@ class InceptionScorer:
     """
 
     def __init__(self, weights: str | None = "imagenet", num_classes: int | None = None,
-                 class_indices: Sequence[int] | None = None, batch_size: int = 64,
+                 class_indices: Sequence[int] | None = None, *, batch_size: int = 64,
                  verbose: int = 1):
         classifier = load_classifier(weights, num_classes)
         self.class_indices = None if class_indices is None else np.asarray(class_indices)

@@ -13,7 +13,7 @@ generator was trained with, which is known to inflate the scores (spec §9).
 Typical use::
 
     scores = evaluate_r_precision(damsm.text_encoder, damsm.image_encoder, images,
-                                  caption_ids, class_ids)  # {"top1": ..., "top1_std": ...}
+                                  caption_ids, class_ids=class_ids)  # {"top1": ..., ...}
 """
 
 from __future__ import annotations
@@ -98,8 +98,9 @@ def r_precision_from_positions(positions, ranks: Sequence[int] = (1, 2, 3), fold
     return scores
 
 
-def r_precision(image_codes, true_sentences, mismatch_sentences, ranks: Sequence[int] = (1, 2, 3),
-                folds: int = 10, seed: int = 0) -> dict[str, float]:
+def r_precision(image_codes, true_sentences, mismatch_sentences, *,
+                ranks: Sequence[int] = (1, 2, 3), folds: int = 10,
+                seed: int = 0) -> dict[str, float]:
     """R-precision from embeddings (see the module docstring).
 
     Args:
@@ -115,7 +116,7 @@ def r_precision(image_codes, true_sentences, mismatch_sentences, ranks: Sequence
     return r_precision_from_positions(positions, ranks, folds, seed)
 
 
-def damsm_embeddings(text_encoder, image_encoder, images, captions,
+def damsm_embeddings(text_encoder, image_encoder, images, captions, *,
                      batch_size: int = 50, verbose: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """DAMSM image codes of images and sentence embeddings of captions, in inference mode.
 
@@ -143,7 +144,7 @@ def damsm_embeddings(text_encoder, image_encoder, images, captions,
     return codes, np.concatenate(sentences)
 
 
-def evaluate_r_precision(text_encoder, image_encoder, images, captions, class_ids,
+def evaluate_r_precision(text_encoder, image_encoder, images, captions, *, class_ids,
                          ranks: Sequence[int] = (1, 2, 3), folds: int = 10,
                          num_mismatches: int = NUM_MISMATCHES, seed: int = 0,
                          batch_size: int = 50, verbose: int = 1) -> dict[str, float]:
@@ -159,7 +160,7 @@ def evaluate_r_precision(text_encoder, image_encoder, images, captions, class_id
         Others: see :func:`damsm_embeddings` and :func:`r_precision_from_positions`.
     """
     codes, sentences = damsm_embeddings(text_encoder, image_encoder, images, captions,
-                                        batch_size, verbose)
+                                        batch_size=batch_size, verbose=verbose)
     if np.shape(class_ids) != (len(codes),):
         raise ValueError(f"class_ids must be [N={len(codes)}], got shape {np.shape(class_ids)}")
     mismatches = mismatch_indices(class_ids, num_mismatches, seed)

@@ -40,7 +40,7 @@ def caption_losses(stream: STREAM, batches, image_sources) -> list[float]:
     return list(totals / max(words, 1.0))
 
 
-def redescription_loss(config: MirrorGANConfig, run_dir, records: DatasetSplit,
+def redescription_loss(config: MirrorGANConfig, run_dir, records: DatasetSplit, *,
                        count: int = 512, batch_size: int = 64, seed: int = 100) -> dict:
     """STREAM's caption cross-entropy on real images, on images the run's EMA generator makes
     from the same captions, and on mismatched real images (first caption of up to ``count``

@@ -80,7 +80,7 @@ def _storage(directory: Path | None, name: str, shape, dtype) -> np.ndarray:
     return np.lib.format.open_memmap(directory / f"{name}.npy", "w+", dtype, shape)
 
 
-def generate_test_set(model: TextToImage, records: DatasetSplit, config: MirrorGANConfig,
+def generate_test_set(model: TextToImage, records: DatasetSplit, config: MirrorGANConfig, *,
                       count: int, seed: int = 0, batch_size: int = 64,
                       directory: Path | None = None, verbose: int = 1) -> GeneratedTestSet:
     """``count`` images from the captions of ``records`` (see the module docstring).
@@ -119,7 +119,7 @@ def generate_test_set(model: TextToImage, records: DatasetSplit, config: MirrorG
     return GeneratedTestSet(images, captions, class_ids, np.arange(count) % len(records), real)
 
 
-def inception_scores(generated: GeneratedTestSet, weights: str | None, splits: int = 10,
+def inception_scores(generated: GeneratedTestSet, weights: str | None, *, splits: int = 10,
                      reference_cache: str | None = None, num_classes: int | None = None,
                      class_indices=None, verbose: int = 1) -> dict:
     """IS (mean ± std over ``splits``) of the generated images and their FID against the real
@@ -132,13 +132,14 @@ def inception_scores(generated: GeneratedTestSet, weights: str | None, splits: i
                                         splits)
 
 
-def r_precision_scores(damsm, generated: GeneratedTestSet, folds: int = 10, seed: int = 0,
+def r_precision_scores(damsm, generated: GeneratedTestSet, *, folds: int = 10, seed: int = 0,
                        verbose: int = 1) -> dict:
     """R-precision top-1/2/3 (mean, std over folds): the DAMSM cosine of each image with its
     caption against 99 captions of other classes (spec §9)."""
     return evaluate_r_precision(
         damsm.text_encoder, damsm.image_encoder, float_batches(generated.images),
-        generated.captions, generated.class_ids, folds=folds, seed=seed, verbose=verbose)
+        generated.captions, class_ids=generated.class_ids, folds=folds, seed=seed,
+        verbose=verbose)
 
 
 def attribute_oracle(path: str | os.PathLike, verbose: int = 0) -> keras.Model:
@@ -162,11 +163,11 @@ def attribute_scores(oracle: keras.Model, generated: GeneratedTestSet, records: 
     keys = [records.keys[i] for i in generated.test_index]
     labels = mask_unmentioned(read_attribute_labels(data_dir, keys), texts)
     real = generated.real_images[generated.test_index]
-    return attribute_report(oracle, float_batches(real),
-                                       float_batches(generated.images), labels)
+    return attribute_report(oracle, float_batches(real), float_batches(generated.images),
+                            labels)
 
 
-def evaluate_run(run_dir, records: DatasetSplit, config: MirrorGANConfig | None = None,
+def evaluate_run(run_dir, records: DatasetSplit, config: MirrorGANConfig | None = None, *,
                  count: int = 30000, seed: int = 0, inception_weights: str | None = "imagenet",
                  skip_inception: bool = False, splits: int = 10, folds: int = 10,
                  oracle_path: str | None = None, work_dir: Path | None = None,
@@ -194,16 +195,19 @@ def evaluate_run(run_dir, records: DatasetSplit, config: MirrorGANConfig | None 
                                         damsm_weights or files.damsm)
     generator = GLAMGenerator.from_mirrorgan_config(config, files.generator)
     model = TextToImage(records.vocabulary, damsm.text_encoder, generator, config.text.words_num)
-    generated = generate_test_set(model, records, config, count, seed, directory=work_dir,
-                                  verbose=verbose)
+    generated = generate_test_set(model, records, config, count=count, seed=seed,
+                                  directory=work_dir, verbose=verbose)
     inception = "skipped" if skip_inception else {
         "weights": inception_weights or "random (numbers not comparable)", "splits": splits}
     results = {"protocol": _protocol(config, generated, records, seed, folds, inception)}
     if not skip_inception:
         cache = None if work_dir is None else str(Path(work_dir) / "fid_reference.npz")
-        results.update(inception_scores(generated, inception_weights, splits, cache,
-                                        inception_classes, inception_class_indices, verbose))
-    results["r_precision"] = r_precision_scores(damsm, generated, folds, seed, verbose)
+        results.update(inception_scores(
+            generated, inception_weights, splits=splits, reference_cache=cache,
+            num_classes=inception_classes, class_indices=inception_class_indices,
+            verbose=verbose))
+    results["r_precision"] = r_precision_scores(damsm, generated, folds=folds, seed=seed,
+                                                verbose=verbose)
     if config.data.dataset == "synthetic_birds":
         oracle_path = oracle_path or str(Path(config.data.data_dir) / "attribute_oracle.keras")
         results["attributes"] = attribute_scores(attribute_oracle(oracle_path), generated,

@@ -96,7 +96,7 @@ def orthogonal() -> keras.initializers.Initializer:
     return keras.initializers.Orthogonal(gain=1.0)
 
 
-def conv2d(filters: int, kernel_size: int, strides: int = 1, use_bias: bool = False,
+def conv2d(filters: int, kernel_size: int, *, strides: int = 1, use_bias: bool = False,
            padding: str = "same", name: str | None = None) -> keras.layers.Conv2D:
     """A bias-free (by default) NHWC convolution with orthogonal kernel (a
     :class:`PatchConv2D`)."""

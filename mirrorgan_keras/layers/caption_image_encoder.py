@@ -61,7 +61,7 @@ class CaptionImageEncoder(keras.layers.Layer):
     """
 
     def __init__(self, embed_size: int = 256, backbone: str = "resnet152",
-                 weights: str | None = "imagenet", image_size: int = 224,
+                 weights: str | None = "imagenet", image_size: int = 224, *,
                  bn_momentum: float = 0.99, freeze_backbone: bool = True, **kwargs):
         super().__init__(**kwargs)
         check_backbone(backbone, BACKBONES, weights)

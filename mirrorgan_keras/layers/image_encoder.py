@@ -67,7 +67,7 @@ class RegionImageEncoder(keras.layers.Layer):
     """
 
     def __init__(self, embedding_dim: int = 256, backbone: str = "inception_v3",
-                 weights: str | None = "imagenet", image_size: int = 299,
+                 weights: str | None = "imagenet", image_size: int = 299, *,
                  freeze_backbone: bool = True, **kwargs):
         super().__init__(**kwargs)
         check_backbone(backbone, BACKBONES, weights)

@@ -36,7 +36,7 @@ class DAMSM(keras.Model):
     """
 
     def __init__(self, vocab_size: int, text_encoder: SemanticTextEncoder,
-                 image_encoder: RegionImageEncoder, gamma1: float = 4.0, gamma2: float = 5.0,
+                 image_encoder: RegionImageEncoder, *, gamma1: float = 4.0, gamma2: float = 5.0,
                  gamma3: float = 10.0, rnn_grad_clip: float = 0.25, **kwargs):
         super().__init__(**kwargs)
         self.vocab_size = vocab_size
@@ -64,8 +64,9 @@ class DAMSM(keras.Model):
             text.embedding_dim, damsm.backbone, backbone_weights, damsm.image_size,
             freeze_backbone=damsm.freeze_backbone, name="image_encoder",
         )
-        model = cls(vocab_size, text_encoder, image_encoder, damsm.gamma1, damsm.gamma2,
-                    damsm.gamma3, damsm.rnn_grad_clip, **{"name": "damsm", **kwargs})
+        model = cls(vocab_size, text_encoder, image_encoder, gamma1=damsm.gamma1,
+                    gamma2=damsm.gamma2, gamma3=damsm.gamma3, rnn_grad_clip=damsm.rnn_grad_clip,
+                    **{"name": "damsm", **kwargs})
         size = damsm.image_size
         model(keras.ops.zeros((1, size, size, 3)), keras.ops.ones((1, text.words_num), "int32"))
         if weights_file is not None:
@@ -85,8 +86,9 @@ class DAMSM(keras.Model):
     def compute_losses(self, batch, training):
         captions = batch["captions"]
         words, sentence, regions, code = self(final_images(batch), captions, training=training)
-        losses = damsm_losses(regions, code, words, sentence, captions != 0, batch["class_ids"],
-                              self.gamma1, self.gamma2, self.gamma3)
+        losses = damsm_losses(regions, code, words, sentence, word_mask=captions != 0,
+                              class_ids=batch["class_ids"], gamma1=self.gamma1,
+                              gamma2=self.gamma2, gamma3=self.gamma3)
         losses["loss"] = sum(losses[name] for name in LOSS_NAMES)
         return losses
 

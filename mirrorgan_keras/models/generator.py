@@ -37,7 +37,7 @@ class GLAMGenerator(keras.Model):
         outputs = generator(sentence, words, word_mask=ids != 0)
     """
 
-    def __init__(self, ngf: int = 32, z_dim: int = 100, condition_dim: int = 100,
+    def __init__(self, *, ngf: int = 32, z_dim: int = 100, condition_dim: int = 100,
                  res_blocks: int = 2, stages: int = 3, base_size: int = 64,
                  sentence_attention: bool = True, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -81,7 +81,7 @@ class GLAMGenerator(keras.Model):
             model.load_weights(weights_file)
         return model
 
-    def call(self, sentence, words, word_mask=None, noise=None, condition_noise=None,
+    def call(self, sentence, words, word_mask=None, *, noise=None, condition_noise=None,
              training=None):
         condition, mu, logvar = self.conditioning(sentence, noise=condition_noise)
         if noise is None:

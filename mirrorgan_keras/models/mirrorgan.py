@@ -48,7 +48,7 @@ class MirrorGAN(keras.Model):
 
     Example::
 
-        gan = MirrorGAN(generator, discriminators, damsm.text_encoder, stream)
+        gan = MirrorGAN(generator, discriminators, damsm.text_encoder, stream=stream)
         with strategy.scope():
             gan.compile(generator_optimizer, discriminator_optimizers)
             gan.initialize(words_num=18)
@@ -56,7 +56,7 @@ class MirrorGAN(keras.Model):
     """
 
     def __init__(self, generator: GLAMGenerator, discriminators: list[StageDiscriminator],
-                 text_encoder: SemanticTextEncoder, stream: STREAM | None = None,
+                 text_encoder: SemanticTextEncoder, *, stream: STREAM | None = None,
                  image_encoder: RegionImageEncoder | None = None, lambda_stream: float = 20.0,
                  lambda_damsm: float = 0.0, lambda_kl: float = 1.0,
                  gammas: tuple[float, float, float] = (4.0, 5.0, 10.0), ema_decay: float = 0.999,
@@ -93,7 +93,7 @@ class MirrorGAN(keras.Model):
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
 
     @classmethod
-    def from_mirrorgan_config(cls, config: MirrorGANConfig, text_encoder, stream=None,
+    def from_mirrorgan_config(cls, config: MirrorGANConfig, text_encoder, *, stream=None,
                               image_encoder=None, seed: int = 0, **kwargs) -> MirrorGAN:
         """Builds the generator and discriminators that ``config`` describes around the
         pretrained encoders (``image_encoder`` only needed with ``lambda_damsm > 0``)."""
@@ -249,8 +249,10 @@ class MirrorGAN(keras.Model):
         damsm = tf.constant(0.0)
         if self.lambda_damsm > 0:
             regions, code = self.image_encoder(last_image, training=False)
-            terms = damsm_losses(regions, code, words, sentence, batch["captions"] != 0,
-                                 batch["class_ids"], *self.gammas)
+            gamma1, gamma2, gamma3 = self.gammas
+            terms = damsm_losses(regions, code, words, sentence,
+                                 word_mask=batch["captions"] != 0, class_ids=batch["class_ids"],
+                                 gamma1=gamma1, gamma2=gamma2, gamma3=gamma3)
             damsm = tf.add_n(list(terms.values()))
         total = (adversarial + self.lambda_stream * stream + self.lambda_kl * kl
                  + self.lambda_damsm * damsm)

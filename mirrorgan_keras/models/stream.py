@@ -43,7 +43,8 @@ class STREAM(keras.Model):
         backbone_weights = None if weights_file is not None else stream.weights
         encoder = CaptionImageEncoder(
             stream.embed_size, stream.backbone, backbone_weights, stream.image_size,
-            stream.bn_momentum, freeze_backbone=stream.freeze_backbone, name="encoder",
+            bn_momentum=stream.bn_momentum, freeze_backbone=stream.freeze_backbone,
+            name="encoder",
         )
         decoder = CaptionDecoder(vocab_size, stream.embed_size, stream.hidden_size,
                                  stream.max_caption_length, name="decoder")

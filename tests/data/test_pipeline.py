@@ -62,7 +62,7 @@ def test_static_global_batch_and_whole_epochs_when_training(birds):
 
 def test_same_seed_same_batches_other_seed_other_batches(birds):
     def first(seed):
-        return batches(make_dataset(birds, 3, SIZES, TEXT.words_num, True, seed=seed), 3)
+        return batches(make_dataset(birds, 3, SIZES, TEXT.words_num, training=True, seed=seed), 3)
 
     assert_batches_equal(first(7), first(7))
     with pytest.raises(AssertionError):
@@ -70,19 +70,22 @@ def test_same_seed_same_batches_other_seed_other_batches(birds):
 
 
 def test_epochs_differ_and_start_step_resumes_exactly(birds):
-    run = batches(make_dataset(birds, 3, SIZES, TEXT.words_num, True, seed=3), 3)
+    run = batches(make_dataset(birds, 3, SIZES, TEXT.words_num, training=True, seed=3), 3)
     with pytest.raises(AssertionError):
         assert_batches_equal(run[0]["images"], run[1]["images"])
-    resumed = batches(make_dataset(birds, 3, SIZES, TEXT.words_num, True, seed=3, start_step=1), 2)
+    resumed = batches(make_dataset(birds, 3, SIZES, TEXT.words_num, training=True, seed=3,
+                                   start_step=1), 2)
     assert_batches_equal(run[1:], resumed)
 
 
 def test_start_step_resumes_in_the_middle_of_an_epoch(birds):
     per_epoch = steps_per_epoch(birds, 1)
     assert per_epoch > 2
-    run = batches(make_dataset(birds, 1, SIZES, TEXT.words_num, True, seed=5), per_epoch + 2)
+    run = batches(make_dataset(birds, 1, SIZES, TEXT.words_num, training=True, seed=5),
+                  per_epoch + 2)
     for start in (1, per_epoch - 1, per_epoch + 1):
-        resumed = make_dataset(birds, 1, SIZES, TEXT.words_num, True, seed=5, start_step=start)
+        resumed = make_dataset(birds, 1, SIZES, TEXT.words_num, training=True, seed=5,
+                               start_step=start)
         assert_batches_equal(run[start:], batches(resumed, len(run) - start))
 
 
@@ -90,7 +93,7 @@ def test_evaluation_is_one_ordered_pass_with_the_last_partial_batch(birds):
     result = batches(make_dataset(birds, 2, SIZES, TEXT.words_num, training=False))
     assert [list(b["keys"].astype(str)) for b in result] == [list(CUB_TRAIN)[:2],
                                                              list(CUB_TRAIN)[2:]]
-    other_seed = batches(make_dataset(birds, 2, SIZES, TEXT.words_num, False, seed=5))
+    other_seed = batches(make_dataset(birds, 2, SIZES, TEXT.words_num, training=False, seed=5))
     assert_batches_equal([b["images"] for b in result], [b["images"] for b in other_seed])
 
 

@@ -112,7 +112,7 @@ def test_evaluate_r_precision_with_matching_encoders_is_one(rng):
                                       keras.ops.convert_to_tensor(images), captions, verbose=0)
     np.testing.assert_allclose(from_tensor, codes, atol=1e-6)
     scores = evaluate_r_precision(TableTextEncoder(table), ColourImageEncoder(), images,
-                                  captions, class_ids, batch_size=64, verbose=0)
+                                  captions, class_ids=class_ids, batch_size=64, verbose=0)
     assert scores["top1"] == 1.0
 
 

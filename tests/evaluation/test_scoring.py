@@ -46,7 +46,7 @@ def oracle_file(tmp_path_factory):
 def test_test_set_loops_over_the_split_with_new_captions(run):
     run_dir, config, test = run
     model = workflows.load_text_to_image(run_dir, config, test.vocabulary)
-    generated = scoring.generate_test_set(model, test, config, 30, seed=1, batch_size=8,
+    generated = scoring.generate_test_set(model, test, config, count=30, seed=1, batch_size=8,
                                           verbose=0)
     assert generated.images.shape == (30, 32, 32, 3) and generated.images.dtype == np.uint8
     assert generated.real_images.shape == (12, 32, 32, 3)
@@ -57,7 +57,8 @@ def test_test_set_loops_over_the_split_with_new_captions(run):
         assert any(_is_subsequence(words, caption) for caption in test.captions[index])
     passes_differ = np.any(generated.captions[:12] != generated.captions[12:24], axis=1)
     assert passes_differ.any()  # a second pass draws other captions of the same images
-    again = scoring.generate_test_set(model, test, config, 30, seed=1, batch_size=8, verbose=0)
+    again = scoring.generate_test_set(model, test, config, count=30, seed=1, batch_size=8,
+                                      verbose=0)
     np.testing.assert_array_equal(again.images, generated.images)
 
 

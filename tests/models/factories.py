@@ -72,8 +72,8 @@ def build_stream(config: MirrorGANConfig) -> STREAM:
 def build_mirrorgan(config: MirrorGANConfig, damsm: DAMSM, stream: STREAM,
                     optimizers=None, jit_compile: bool = False) -> MirrorGAN:
     """A compiled, initialised MirrorGAN; call inside the strategy's scope."""
-    gan = MirrorGAN.from_mirrorgan_config(config, damsm.text_encoder, stream,
-                                          damsm.image_encoder, seed=7)
+    gan = MirrorGAN.from_mirrorgan_config(config, damsm.text_encoder, stream=stream,
+                                          image_encoder=damsm.image_encoder, seed=7)
     generator_optimizer, discriminator_optimizers = optimizers or adam_optimizers(
         config.train, config.generator.stages
     )

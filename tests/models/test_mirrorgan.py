@@ -103,8 +103,9 @@ def test_missing_pretrained_parts_are_reported(config):
         MirrorGAN.from_mirrorgan_config(config, damsm.text_encoder, stream=None,
                                         image_encoder=damsm.image_encoder)
     with pytest.raises(ValueError, match="one optimizer per discriminator"):
-        gan = MirrorGAN.from_mirrorgan_config(config, damsm.text_encoder, build_stream(config),
-                                              damsm.image_encoder)
+        gan = MirrorGAN.from_mirrorgan_config(config, damsm.text_encoder,
+                                              stream=build_stream(config),
+                                              image_encoder=damsm.image_encoder)
         gan.compile(keras.optimizers.Adam(), [keras.optimizers.Adam()])
 
 
