@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) recipes/demo.py --run_dir runs/demo --verbose 2
+	$(PY) recipes/demo.py --run_dir runs/demo --verbose 2
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check mirrorgan_keras tests recipes benchmarks

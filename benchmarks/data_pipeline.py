@@ -10,6 +10,10 @@ pyramid ending at ``--image_size`` and prints the images/s after ``--warmup`` ba
 
 from __future__ import annotations
 
+import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+
+# isort: split
+
 import argparse
 import os
 import pickle

@@ -32,6 +32,10 @@ built (on a GPU: the peak allocation).
 
 from __future__ import annotations
 
+import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+
+# isort: split
+
 import argparse
 import concurrent.futures
 import dataclasses

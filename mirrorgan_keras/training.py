@@ -55,6 +55,7 @@ def fit_resumable(model: keras.Model, dataset_from_step: Callable[[int], tf.data
     return model.fit(
         dataset_from_step(start), initial_epoch=start // checkpoint_every, epochs=epochs,
         steps_per_epoch=checkpoint_every, callbacks=callbacks, verbose=verbose,
+        shuffle=False,  # the data stream shuffles itself (Keras ignores shuffle, and warns)
     )
 
 

@@ -179,7 +179,8 @@ def _pretrain_backbone_on_words(stream: STREAM, config, records, strategy, seed,
     dataset = make_config_dataset(records, config, "stream", training=True, seed=seed + 1)
     distribute.prepare_fit(pretrainer).fit(
         dataset, epochs=config.stream.word_pretraining_epochs,
-        steps_per_epoch=epoch_steps(records, config.stream.batch_size), verbose=verbose)
+        steps_per_epoch=epoch_steps(records, config.stream.batch_size), verbose=verbose,
+        shuffle=False)  # the pipeline shuffles
     backbone.trainable = False
 
 

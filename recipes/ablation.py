@@ -18,6 +18,10 @@ Prints mean ± std over seeds per variant and writes <output_dir>/ablation.json 
 ablation.md. About 5 minutes per run on 2 CPU cores at 500 steps.
 """
 
+import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+
+# isort: split
+
 import json
 from pathlib import Path
 

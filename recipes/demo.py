@@ -9,6 +9,10 @@ captions come from test images whose (crown, wing, belly) colours were never see
 training. About 12 minutes on 2 CPU cores.
 """
 
+import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+
+# isort: split
+
 import json
 import shutil
 import time

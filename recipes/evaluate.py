@@ -11,6 +11,10 @@ fine-tuned birds Inception, with --inception_classes and --inception_class_indic
 (random weights: only exercises the code) or "skip".
 """
 
+import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+
+# isort: split
+
 import json
 from pathlib import Path
 

@@ -10,6 +10,10 @@ generate_from_noise (+ z and the CA noise). See README.md, section Serving. The 
 read from the run's data set (--data_dir if it moved).
 """
 
+import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+
+# isort: split
+
 import json
 
 from absl import app, flags

@@ -13,6 +13,10 @@ the AttnGAN and MirrorGAN papers. Sample k of every caption uses seed --seed + k
 caption, seed and model always give the same image. captions.txt lists the file names.
 """
 
+import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+
+# isort: split
+
 import json
 from pathlib import Path
 

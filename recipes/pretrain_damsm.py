@@ -5,6 +5,10 @@
 Writes <run_dir>/damsm.weights.h5; checkpoints every epoch and resumes by default.
 """
 
+import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+
+# isort: split
+
 import json
 
 from absl import app, flags

@@ -6,6 +6,10 @@ Writes <run_dir>/stream.weights.h5 and prints the test cross-entropy (check it b
 training). Uses the vocabulary of the data set, the same one DAMSM uses.
 """
 
+import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+
+# isort: split
+
 import json
 
 from absl import app, flags

@@ -8,6 +8,10 @@ Checkpoints every --checkpoint_every steps and resumes by default; --strategy mi
 every visible GPU. See README.md for all flags.
 """
 
+import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+
+# isort: split
+
 from absl import app, flags
 
 from mirrorgan_keras import cli

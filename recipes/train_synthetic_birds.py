@@ -6,6 +6,10 @@ Generates the synthetic birds into --data_dir when they are missing, pretrains D
 when their weights are missing from the run, then trains the GAN. Resumes by default.
 """
 
+import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+
+# isort: split
+
 import os
 
 from absl import app, flags

@@ -92,6 +92,11 @@ def make_dataset(
             lambda index: (epoch, index)
         )
     ).skip(skipped_batches * batch_size)  # before loading: skipping costs nothing
+    if epochs is not None:  # a known length: Keras reads a finite set to its end without a
+        # warning that the input "ran out of data"
+        per_epoch = steps_per_epoch(records, batch_size) * batch_size if training else len(records)
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(
+            epochs * per_epoch - skipped_batches * batch_size))
     load = _example_loader(records, image_sizes, words_num, training, base_seed)
     dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     dataset = dataset.batch(batch_size, drop_remainder=training)

@@ -39,12 +39,14 @@ number of worker processes does not change a byte.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
 import multiprocessing
 import os
 import pickle
+import sys
 import time
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -455,6 +457,26 @@ def _render_job(job: tuple[str, dict, int, int, int, int, str]):
     return key, bird.bbox
 
 
+@contextlib.contextmanager
+def _without_main_module():
+    """While the worker processes start, hides where the main module came from.
+
+    A spawned process first re-runs the parent's main script or module (to unpickle what it
+    defines): for a recipe that is an import of TensorFlow in every worker. The render jobs
+    name only this module's functions, so the workers need none of it.
+    """
+    main = sys.modules["__main__"]
+    origin = {name: getattr(main, name) for name in ("__file__", "__spec__") if hasattr(main, name)}
+    main.__spec__ = None
+    if hasattr(main, "__file__"):
+        del main.__file__
+    try:
+        yield
+    finally:
+        for name, value in origin.items():
+            setattr(main, name, value)
+
+
 def _prepare_output(output_dir: str) -> None:
     """Refuses an existing non-empty directory unless it holds an earlier synthetic birds set."""
     if os.path.isdir(output_dir) and os.listdir(output_dir):
@@ -562,7 +584,9 @@ def generate_synthetic_birds(
             for index, (key, a) in enumerate(attributes.items())
         ]
         if num_workers > 1:
-            with multiprocessing.get_context("spawn").Pool(num_workers) as pool:
+            with _without_main_module():
+                pool = multiprocessing.get_context("spawn").Pool(num_workers)
+            with pool:
                 bboxes = dict(
                     pool.map(_render_job, jobs, chunksize=max(1, len(jobs) // (8 * num_workers)))
                 )
@@ -622,4 +646,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # The module's own copy of main: the jobs sent to the workers then name functions of
+    # mirrorgan_keras.data.synthetic_birds, which a worker imports, not of __main__.
+    from mirrorgan_keras.data.synthetic_birds import main as module_main
+
+    module_main()

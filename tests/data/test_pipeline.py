@@ -52,6 +52,18 @@ def test_batch_format(birds):
     assert set(batch["keys"].astype(str)) <= set(CUB_TRAIN)
 
 
+@pytest.mark.parametrize("settings", [
+    {"batch_size": 2, "training": False},
+    {"batch_size": 2, "training": False, "epochs": 3},
+    {"batch_size": 1, "training": True, "epochs": 2},
+    {"batch_size": 1, "training": True, "epochs": 2, "start_step": 1},
+])
+def test_finite_data_sets_know_their_length(birds, settings):
+    """Keras then reads them to the end without warning that the input "ran out of data"."""
+    dataset = make_dataset(birds, image_sizes=SIZES, words_num=TEXT.words_num, **settings)
+    assert int(dataset.cardinality()) == len(batches(dataset))
+
+
 def test_static_global_batch_and_whole_epochs_when_training(birds):
     dataset = make_dataset(birds, 2, SIZES, TEXT.words_num, training=True, epochs=3)
     assert dataset.element_spec["captions"].shape == (2, TEXT.words_num)

@@ -5,6 +5,8 @@ import json
 import os
 import pickle
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -243,3 +245,42 @@ def test_bad_arguments_are_named(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
         sb.generate_synthetic_birds(str(tmp_path / "set"), **{"num_train": 9, **kwargs})
     assert not (tmp_path / "set").exists()
+
+
+MAIN_SCRIPT = """
+import os
+import sys
+
+with open(sys.argv[2], "a") as log:  # every process that runs this script
+    log.write(f"{os.getpid()}\\n")
+
+from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds
+
+if __name__ == "__main__":
+    generate_synthetic_birds(sys.argv[1], num_train=9, num_test=2, image_size=32,
+                             num_workers=2)
+    print(sys.modules["__main__"].__file__)
+"""
+
+
+def test_worker_processes_do_not_run_the_callers_main_script(tmp_path):
+    """A recipe imports TensorFlow: its workers would too if they re-ran it, as spawned
+    processes normally do."""
+    script = tmp_path / "main_script.py"
+    script.write_text(MAIN_SCRIPT)
+    result = subprocess.run([sys.executable, str(script), str(tmp_path / "set"),
+                             str(tmp_path / "pids")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == str(script)  # the main module is as it was
+    assert len(read_lines(tmp_path / "pids")) == 1
+    assert (tmp_path / "set" / "attributes.json").exists()
+
+
+def test_command_line_runs_its_worker_processes(tmp_path):
+    """``python -m``: the jobs name functions the workers can import (not ``__main__``'s)."""
+    command = [sys.executable, "-m", "mirrorgan_keras.data.synthetic_birds",
+               "--output_dir", str(tmp_path / "set"), "--num_train", "9", "--num_test", "2",
+               "--image_size", "32", "--num_workers", "2"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "wrote 9 train / 2 test images" in result.stdout and not result.stderr
