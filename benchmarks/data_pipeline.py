@@ -1,4 +1,5 @@
-"""Throughput of the tf.data input pipeline (spec §2): decoded, cropped, augmented images/s.
+"""Throughput of the tf.data input pipeline (docs/design.md §2): decoded, cropped, augmented
+images/s.
 
 Without ``--data_dir`` it writes ``--num_images`` synthetic 500x375 JPEGs (CUB's typical size)
 with bounding boxes and 10 captions each into a temporary CUB-layout tree. It reads the train

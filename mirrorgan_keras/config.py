@@ -1,6 +1,6 @@
 """Configuration as data: frozen dataclasses and the named presets.
 
-Numbers come from the official configs (``../shared/reference/mirrorgan_spec.md`` §1):
+Numbers come from the official configs (docs/design.md §1):
 
 - ``"cub"``: MirrorGAN's ``train_bird.yml`` (ngf 32, ndf 64, batch 12, 64/128/256).
 - ``"coco"``: AttnGAN's COCO sizes (ngf 48, ndf 96, 3 res-blocks, 12 words, 5 captions) with the
@@ -27,7 +27,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class TextConfig:
-    """Caption handling and the STEM text encoder (spec §2, §3)."""
+    """Caption handling and the STEM text encoder (docs/design.md §2, §3)."""
 
     words_num: int = 18  # captions are cut (random order-preserving subset) or padded to this
     captions_per_image: int = 10
@@ -38,7 +38,7 @@ class TextConfig:
 
 @dataclass(frozen=True)
 class GeneratorConfig:
-    """The GLAM generator (spec §5)."""
+    """The GLAM generator (docs/design.md §5)."""
 
     ngf: int = 32
     z_dim: int = 100
@@ -56,14 +56,14 @@ class GeneratorConfig:
 
 @dataclass(frozen=True)
 class DiscriminatorConfig:
-    """One discriminator per stage (spec §6)."""
+    """One discriminator per stage (docs/design.md §6)."""
 
     ndf: int = 64
 
 
 @dataclass(frozen=True)
 class DAMSMConfig:
-    """DAMSM image encoder and pretraining (spec §4)."""
+    """DAMSM image encoder and pretraining (docs/design.md §4)."""
 
     backbone: str = "inception_v3"  # or "small" (CPU preset)
     weights: str | None = "imagenet"  # None, "imagenet" or a local weights file
@@ -80,7 +80,7 @@ class DAMSMConfig:
 
 @dataclass(frozen=True)
 class StreamConfig:
-    """STREAM image captioner (spec §7)."""
+    """STREAM image captioner (docs/design.md §7)."""
 
     backbone: str = "resnet152"  # or "small" (CPU preset)
     weights: str | None = "imagenet"
@@ -100,7 +100,7 @@ class StreamConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """MirrorGAN training loop (spec §8)."""
+    """MirrorGAN training loop (docs/design.md §8)."""
 
     batch_size: int = 12
     max_epoch: int = 650
@@ -155,7 +155,7 @@ def check_dataset(name: str) -> None:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where the data lives and how it is read (spec §2)."""
+    """Where the data lives and how it is read (docs/design.md §2)."""
 
     dataset: str = "cub"  # "cub" (CUB-200-2011), "synthetic_birds" (CUB layout) or "coco"
     data_dir: str = "data/birds"

@@ -1,4 +1,4 @@
-"""Loss terms shared by the models (spec §4, §5.1, §7, §8)."""
+"""Loss terms shared by the models (docs/design.md §4, §5.1, §7, §8)."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def word_match_scores(regions, words, word_mask, *, gamma1: float, gamma2: float
 
     For image ``i`` and caption ``c``: region-word products ``s = v·e`` are softmaxed over the
     caption's real words, then ``γ1·s̄`` over the regions, giving a region context ``c_t`` for
-    each word; ``R = log Σ_t exp(γ2 · cos(c_t, e_t))`` over the real words (spec §4).
+    each word; ``R = log Σ_t exp(γ2 · cos(c_t, e_t))`` over the real words (docs/design.md §4).
 
     Args:
         regions: ``[Bi, R, R, D]`` (or ``[Bi, N, D]``) region features.
@@ -107,7 +107,7 @@ def matching_cross_entropy(logits, rows):
 
 def damsm_losses(regions, image_codes, words, sentences, *, word_mask, class_ids,
                  gamma1: float, gamma2: float, gamma3: float):
-    """The four DAMSM terms (spec §4): word and sentence level, images→captions and back.
+    """The four DAMSM terms (docs/design.md §4): word and sentence level, images→captions and back.
 
     Image ``j`` and caption ``j`` of the batch are a pair. Under a ``tf.distribute`` strategy
     the features are gathered from all replicas and each replica returns its share of the

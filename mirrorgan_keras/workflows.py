@@ -111,7 +111,7 @@ def _open_stage(config: MirrorGANConfig, run_dir, strategy):
 def pretrain_damsm(config: MirrorGANConfig, run_dir, strategy=None, *,
                    epochs: int | None = None, seed: int = 0, resume: bool = True,
                    verbose="auto") -> dict:
-    """Trains STEM + the DAMSM image encoder (spec §4) and writes ``damsm.weights.h5``.
+    """Trains STEM + the DAMSM image encoder (docs/design.md §4) and writes ``damsm.weights.h5``.
 
     Returns a summary dict (epochs, seconds, final train and test losses).
     """
@@ -137,7 +137,8 @@ def pretrain_damsm(config: MirrorGANConfig, run_dir, strategy=None, *,
 def pretrain_stream(config: MirrorGANConfig, run_dir, strategy=None, *,
                     epochs: int | None = None, seed: int = 0, resume: bool = True,
                     verbose="auto") -> dict:
-    """Trains the STREAM captioner on real images (spec §7) and writes ``stream.weights.h5``.
+    """Trains the STREAM captioner on real images (docs/design.md §7) and writes
+    ``stream.weights.h5``.
 
     With ``stream.word_pretraining_epochs`` the CNN is first trained to predict its caption's
     words (:class:`~mirrorgan_keras.models.WordPresencePretrainer`), then frozen. Returns a
@@ -189,7 +190,7 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, *,
                     sample_every: int = 1000, seed: int = 0, resume: bool = True,
                     damsm_weights=None, stream_weights=None, verbose="auto",
                     samples=None) -> dict:
-    """Trains MirrorGAN (spec §8) with the pretrained encoders of the run (or the given
+    """Trains MirrorGAN (docs/design.md §8) with the pretrained encoders of the run (or the given
     weight files) and writes the EMA generator, sample grids and TensorBoard logs.
 
     ``steps`` defaults to ``train.max_epoch`` epochs. ``samples``: ``(ids [K, T], texts)`` of

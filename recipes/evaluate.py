@@ -1,5 +1,5 @@
 """Scores a trained run: Inception Score, FID, R-precision and (synthetic birds) attribute
-accuracy of images the EMA generator makes from test captions (spec §9).
+accuracy of images the EMA generator makes from test captions (docs/design.md §9).
 
     python recipes/evaluate.py --run_dir runs/cub                       # 30,000 images
     python recipes/evaluate.py --run_dir runs/demo --num_images 1200 --inception_weights none

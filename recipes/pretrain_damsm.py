@@ -1,4 +1,4 @@
-"""Pretrains DAMSM (STEM text encoder + Inception region encoder), spec §4.
+"""Pretrains DAMSM (STEM text encoder + Inception region encoder), docs/design.md §4.
 
     python recipes/pretrain_damsm.py --preset cub --data_dir data/birds --run_dir runs/cub
 

@@ -1,4 +1,4 @@
-"""Pretrains the STREAM captioner on real images, spec §7.
+"""Pretrains the STREAM captioner on real images, docs/design.md §7.
 
     python recipes/pretrain_stream.py --preset cub --data_dir data/birds --run_dir runs/cub
 

@@ -1,4 +1,4 @@
-"""Trains MirrorGAN on COCO with the "coco" preset (spec §1, §8).
+"""Trains MirrorGAN on COCO with the "coco" preset (docs/design.md §1, §8).
 
     python recipes/pretrain_damsm.py --preset coco --data_dir data/coco --run_dir runs/coco
     python recipes/pretrain_stream.py --preset coco --data_dir data/coco --run_dir runs/coco

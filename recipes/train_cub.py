@@ -1,4 +1,4 @@
-"""Trains MirrorGAN on CUB with the "cub" preset (spec §1, §8).
+"""Trains MirrorGAN on CUB with the "cub" preset (docs/design.md §1, §8).
 
     python recipes/pretrain_damsm.py --preset cub --data_dir data/birds --run_dir runs/cub
     python recipes/pretrain_stream.py --preset cub --data_dir data/birds --run_dir runs/cub

@@ -49,7 +49,7 @@ def test_masked_caption_loss_of_empty_batch_is_zero():
 
 
 def _numpy_damsm(regions, codes, words, sentences, lengths, classes, g1, g2, g3):
-    """Spec §4, one caption at a time against every image, as the reference loops."""
+    """docs/design.md §4, one caption at a time against every image, as the reference loops."""
     def cos(a, b):
         return (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1),
                                             1e-8)

@@ -1,4 +1,4 @@
-"""MS-COCO 2014 in the AttnGAN layout (spec §2): no classes, no bounding boxes.
+"""MS-COCO 2014 in the AttnGAN layout (docs/design.md §2): no classes, no bounding boxes.
 
 The folder builder (:mod:`mirrorgan_keras.data.folder`) writes this layout too.
 """

@@ -1,4 +1,4 @@
-"""CUB-200-2011 in the AttnGAN layout (spec §2): reader and bounding boxes.
+"""CUB-200-2011 in the AttnGAN layout (docs/design.md §2): reader and bounding boxes.
 
 ``read_cub`` also reads the synthetic birds (:mod:`mirrorgan_keras.data.synthetic_birds`),
 which are written in this layout.

@@ -1,4 +1,5 @@
-"""Files of the AttnGAN data layout (spec §2): layout descriptions, pickles, caption files, images.
+"""Files of the AttnGAN data layout (docs/design.md §2): layout descriptions, pickles, caption
+files, images.
 
 Every reader here raises :class:`DatasetLayoutError` naming the file that is missing or
 malformed; :func:`explain_layout_errors` adds the expected directory tree of the data set.

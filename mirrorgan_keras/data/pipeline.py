@@ -1,4 +1,5 @@
-"""The tf.data input pipeline of spec §2: from a :class:`DatasetSplit` to batches of dicts.
+"""The tf.data input pipeline of docs/design.md §2: from a :class:`DatasetSplit` to batches of
+dicts.
 
 Each batch is::
 

@@ -1,4 +1,4 @@
-"""Reading one split of an AttnGAN-layout data set into a :class:`DatasetSplit` (spec §2).
+"""Reading one split of an AttnGAN-layout data set into a :class:`DatasetSplit` (docs/design.md §2).
 
 Captions come from ``captions.pickle`` (or MirrorGAN's ``bird_captions.pickle``) when the data
 directory has one, so its vocabulary and word ids are used unchanged. Otherwise the caption

@@ -29,8 +29,9 @@ in at least 3 of 10 captions. Facing is never described because the training pip
 images horizontally.
 
 :func:`generate_synthetic_birds` (or ``python -m mirrorgan_keras.data.synthetic_birds``) writes
-the AttnGAN CUB layout (spec §2) plus ``attributes.json`` with the per-image attribute labels,
-so the CUB reader loads it unchanged and an oracle attribute classifier can be trained on it.
+the AttnGAN CUB layout (docs/design.md §2) plus ``attributes.json`` with the per-image attribute
+labels, so the CUB reader loads it unchanged and an oracle attribute classifier can be trained
+on it.
 :func:`draw_bird` and :func:`describe_bird` make single samples in memory. Output is a pure
 function of the arguments: each image uses its own seed derived from ``(seed, index)``, so the
 number of worker processes does not change a byte.
@@ -527,7 +528,7 @@ def generate_synthetic_birds(
     num_train_classes: int = 150,
     num_test_classes: int = 50,
 ) -> SyntheticBirdsInfo:
-    """Writes the synthetic birds data set in the AttnGAN CUB layout (spec §2).
+    """Writes the synthetic birds data set in the AttnGAN CUB layout (docs/design.md §2).
 
     Images go to classes in turn, so classes get equal counts; a split uses
     min(num_*_classes, num_*) classes. The set is built in a temporary sibling directory and

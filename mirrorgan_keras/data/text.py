@@ -1,6 +1,6 @@
 r"""The reference's word rules for captions, in pure Python (no TensorFlow).
 
-AttnGAN's caption loading (spec §2) lowercases a caption, takes the matches of the regex
+AttnGAN's caption loading (docs/design.md §2) lowercases a caption, takes the matches of the regex
 ``\w+`` (Unicode word characters: letters, numbers and ``_``), removes the non-ASCII
 characters from every token and drops the tokens that become empty. :func:`tokenize` is what
 the data set readers and the vocabulary builder use;

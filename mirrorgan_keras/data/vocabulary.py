@@ -1,4 +1,4 @@
-"""The word vocabulary shared by STEM, STREAM and the caption tokenizer (spec §2).
+"""The word vocabulary shared by STEM, STREAM and the caption tokenizer (docs/design.md §2).
 
 Ids: 0 is ``"<end>"``, used only as padding; the real words follow from 1 in the order of
 their first occurrence in the training then test captions (the reference's order, so ids built

@@ -1,6 +1,6 @@
-"""Evaluation metrics (spec §9): Inception Score, FID, R-precision, STREAM's re-description
-loss and, for the synthetic birds, attribute accuracy judged by an independent oracle
-classifier. :mod:`mirrorgan_keras.evaluation.scoring` runs them on a trained run."""
+"""Evaluation metrics (docs/design.md §9): Inception Score, FID, R-precision, STREAM's
+re-description loss and, for the synthetic birds, attribute accuracy judged by an independent
+oracle classifier. :mod:`mirrorgan_keras.evaluation.scoring` runs them on a trained run."""
 
 from mirrorgan_keras.evaluation.attributes import (
     NOT_MENTIONED,

@@ -1,4 +1,4 @@
-"""Inception Score (spec §9) and the Inception pool features that FID uses, from one pass.
+"""Inception Score (docs/design.md §9) and the Inception pool features that FID uses, from one pass.
 
 IS = exp(E_x KL(p(y|x) ‖ p(y))), computed per split and reported as mean ± std over the
 splits. The classifier is Keras' InceptionV3 with its top: ImageNet weights (1000 classes, the

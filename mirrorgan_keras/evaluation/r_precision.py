@@ -1,4 +1,4 @@
-"""R-precision (spec §9, the AttnGAN definition with DM-GAN's reference protocol).
+"""R-precision (docs/design.md §9, the AttnGAN definition with DM-GAN's reference protocol).
 
 For each generated image the candidates are its true caption and ``num_mismatches`` (99)
 captions drawn from other classes; the score of a candidate is the cosine between the DAMSM
@@ -8,7 +8,7 @@ folds (10 × 3,000 for 30,000 images); the R-precision is the mean ± std over t
 
 A mismatched caption that scores equal to the true one counts as ranked above it, so
 degenerate (e.g. constant) embeddings score 0, not 1. The DAMSM encoders are the ones the
-generator was trained with, which is known to inflate the scores (spec §9).
+generator was trained with, which is known to inflate the scores (docs/design.md §9).
 
 Typical use::
 

@@ -1,4 +1,4 @@
-"""Scores a trained run with the evaluation protocol of spec §9.
+"""Scores a trained run with the evaluation protocol of docs/design.md §9.
 
 1. :func:`generate_test_set`: N images from test captions with the EMA generator: pass p over
    the test split gives every test image one caption drawn with seed (seed, p), and fresh
@@ -135,7 +135,7 @@ def inception_scores(generated: GeneratedTestSet, weights: str | None, *, splits
 def r_precision_scores(damsm, generated: GeneratedTestSet, *, folds: int = 10, seed: int = 0,
                        verbose: int = 1) -> dict:
     """R-precision top-1/2/3 (mean, std over folds): the DAMSM cosine of each image with its
-    caption against 99 captions of other classes (spec §9)."""
+    caption against 99 captions of other classes (docs/design.md §9)."""
     return evaluate_r_precision(
         damsm.text_encoder, damsm.image_encoder, float_batches(generated.images),
         generated.captions, class_ids=generated.class_ids, folds=folds, seed=seed,

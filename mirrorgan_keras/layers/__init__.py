@@ -1,4 +1,4 @@
-"""Reusable MirrorGAN layers (spec §3–§7). All are Keras-serializable."""
+"""Reusable MirrorGAN layers (docs/design.md §3–§7). All are Keras-serializable."""
 
 from mirrorgan_keras.layers.attention import GlobalLocalAttention, SentenceAttention, WordAttention
 from mirrorgan_keras.layers.blocks import ConvBlock, DownBlock, ImageHead, ResBlock, UpBlock

@@ -1,7 +1,7 @@
 """Factories for the sub-layers every MirrorGAN block uses, with the reference initialisation.
 
-Spec §5.4 and §12: convolution and dense kernels are orthogonal (gain 1), biases zero, batch
-norm gamma ~ N(1, 0.02) and beta 0, PyTorch momentum 0.1 (Keras 0.9) and epsilon 1e-5.
+docs/design.md §5.4 and §11: convolution and dense kernels are orthogonal (gain 1), biases zero,
+batch norm gamma ~ N(1, 0.02) and beta 0, PyTorch momentum 0.1 (Keras 0.9) and epsilon 1e-5.
 Batch norm is synchronized across replicas, so a step on N replicas normalises with the
 statistics of the global batch, exactly as one device would.
 

@@ -1,6 +1,6 @@
 """GLAM's attention: AttnGAN's local word attention and MirrorGAN's global sentence attention.
 
-Spec §5.3. NHWC throughout: image features ``[B, H, W, C]``, word features ``[B, T, D]``.
+docs/design.md §5.3. NHWC throughout: image features ``[B, H, W, C]``, word features ``[B, T, D]``.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class WordAttention(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="mirrorgan_keras")
 class SentenceAttention(keras.layers.Layer):
-    """MirrorGAN's global sentence attention (spec §5.3 step 2).
+    """MirrorGAN's global sentence attention (docs/design.md §5.3 step 2).
 
     ``v = V·c`` (dense with bias, tiled over the image), ``g = conv1x1(h ⊙ v)`` (bias-free),
     ``sigma = softmax(g)`` over channels at each pixel (in float32), output ``v ⊙ sigma``.

@@ -1,4 +1,5 @@
-"""Convolutional building blocks of the generator (spec §5) and the discriminators (spec §6)."""
+"""Convolutional building blocks of the generator and the discriminators (docs/design.md §5,
+§6)."""
 
 from __future__ import annotations
 

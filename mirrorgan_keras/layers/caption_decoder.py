@@ -1,4 +1,4 @@
-"""STREAM's caption decoder: an LSTM that re-describes an image feature (spec §7)."""
+"""STREAM's caption decoder: an LSTM that re-describes an image feature (docs/design.md §7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""STREAM's image encoder: an ImageNet CNN, a projection and batch norm (spec §7)."""
+"""STREAM's image encoder: an ImageNet CNN, a projection and batch norm (docs/design.md §7)."""
 
 from __future__ import annotations
 

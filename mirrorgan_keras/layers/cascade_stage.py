@@ -17,7 +17,8 @@ _INITIAL_SIDE = 4
 
 @keras.saving.register_keras_serializable(package="mirrorgan_keras")
 class InitialStage(keras.layers.Layer):
-    """F0 (spec §5.2): ``[c, z]`` → dense → BN → GLU → 4×4 map → up-blocks → ``[B, S, S, ngf]``.
+    """F0 (docs/design.md §5.2): ``[c, z]`` → dense → BN → GLU → 4×4 map → up-blocks →
+    ``[B, S, S, ngf]``.
 
     The 4×4 map has ``ngf·S/4`` channels and each of the ``log2(S/4)`` up-blocks halves them, so
     with ngf 32 and S = 64: 4×4×512 → 8×8×256 → 16×16×128 → 32×32×64 → 64×64×32.
@@ -82,7 +83,7 @@ class InitialStage(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="mirrorgan_keras")
 class CascadeStage(keras.layers.Layer):
-    """F_i (spec §5.3): global-local attention → residual blocks → up-block.
+    """F_i (docs/design.md §5.3): global-local attention → residual blocks → up-block.
 
     ``[B, H, W, ngf]`` → GlobalLocalAttention ``[B, H, W, 2·ngf]`` → ``res_blocks`` × ResBlock →
     UpBlock → ``[B, 2H, 2W, ngf]``.

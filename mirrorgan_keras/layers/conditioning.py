@@ -1,4 +1,4 @@
-"""Conditioning augmentation (spec §5.1)."""
+"""Conditioning augmentation (docs/design.md §5.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A stage discriminator with unconditional and sentence-conditional logits (spec §6)."""
+"""A stage discriminator with unconditional and sentence-conditional logits (docs/design.md §6)."""
 
 from __future__ import annotations
 

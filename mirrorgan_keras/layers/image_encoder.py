@@ -1,4 +1,4 @@
-"""DAMSM image encoder: region features and a global image code (spec §4)."""
+"""DAMSM image encoder: region features and a global image code (docs/design.md §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""STEM: the semantic text embedding module, DAMSM's bi-LSTM text encoder (spec §3)."""
+"""STEM: the semantic text embedding module, DAMSM's bi-LSTM text encoder (docs/design.md §3)."""
 
 from __future__ import annotations
 

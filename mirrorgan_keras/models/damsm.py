@@ -1,4 +1,4 @@
-"""DAMSM pretraining: STEM and the region image encoder trained to match (spec §4)."""
+"""DAMSM pretraining: STEM and the region image encoder trained to match (docs/design.md §4)."""
 
 from __future__ import annotations
 

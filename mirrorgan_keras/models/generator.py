@@ -11,7 +11,7 @@ from mirrorgan_keras.layers import CascadeStage, ConditioningAugmentation, Image
 
 @keras.saving.register_keras_serializable(package="mirrorgan_keras")
 class GLAMGenerator(keras.Model):
-    """Sentence and word features (+ noise) → one image per stage (spec §5).
+    """Sentence and word features (+ noise) → one image per stage (docs/design.md §5).
 
     ``c = CA(sentence)``; ``h0 = F0([c, z])``; ``h_i = F_i(h_{i−1}, words, c)``; each ``h_i``
     goes through its own ImageHead. With the CUB configuration the images are 64², 128², 256².

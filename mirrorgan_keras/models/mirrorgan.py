@@ -17,7 +17,8 @@ from mirrorgan_keras.models.stream import STREAM
 
 
 class MirrorGAN(keras.Model):
-    """The training model of spec §8: frozen STEM, GLAM generator, one D per stage, STREAM.
+    """The training model of docs/design.md §8: frozen STEM, GLAM generator, one D per stage,
+    STREAM.
 
     One ``train_step``: encode the captions (frozen STEM), draw noise, run the generator once,
     update each discriminator with its own optimizer on real, fake (detached) and mismatched
@@ -303,7 +304,7 @@ def _next_sentences(sentence):
 
 
 def _discriminator_loss(discriminator, real, fake, sentence, mismatched, has_mismatch):
-    """Spec §8: (real-uncond + real-cond)/2 + (fake-uncond + fake-cond + mismatched)/3."""
+    """docs/design.md §8: (real-uncond + real-cond)/2 + (fake-uncond + fake-cond + mismatched)/3."""
     real_features = discriminator.trunk(real, training=True)
     fake_features = discriminator.trunk(fake, training=True)
     unconditional = discriminator.unconditional_head

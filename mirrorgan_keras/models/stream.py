@@ -1,4 +1,4 @@
-"""STREAM: the image captioner pretrained on real images, then frozen (spec §7)."""
+"""STREAM: the image captioner pretrained on real images, then frozen (docs/design.md §7)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ def _text(rng, batch, length, dim):
 
 @pytest.mark.slow
 def test_cub_golden_shapes(rng):
-    """Spec §12: c 2×100; h0 2×64×64×32; maps 2×18×64² and 2×18×128²; images 64/128/256."""
+    """docs/design.md §5: c 2×100; h0 2×64×64×32; maps 2×18×64² and 2×18×128²; images 64/128/256."""
     sentence, words, mask = _text(rng, 2, 18, 256)
     generator = GLAMGenerator.from_mirrorgan_config(get_preset("cub"))
     outputs = generator(sentence, words, word_mask=mask)
