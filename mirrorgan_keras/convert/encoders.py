@@ -39,10 +39,10 @@ TORCH_BACKBONE = "inception_v3_torch"
 def text_encoder_sizes(state: Mapping[str, np.ndarray], source) -> dict:
     """``{"words": n, "word_embedding_dim": E, "embedding_dim": 2H}`` of an RNN_ENCODER state:
     n reference word ids (with ``"<end>"``), embedding width, both directions' hidden width."""
-    words, width = require_shape(state, "encoder.weight", 2, TEXT_MODULE, source,
-                                 "the vocabulary and embedding sizes")
-    _, hidden = require_shape(state, "rnn.weight_hh_l0", 2, TEXT_MODULE, source,
-                              "the LSTM width")
+    where = {"module": TEXT_MODULE, "source": source}
+    words, width = require_shape(state, "encoder.weight", 2, **where,
+                                 purpose="the vocabulary and embedding sizes")
+    _, hidden = require_shape(state, "rnn.weight_hh_l0", 2, **where, purpose="the LSTM width")
     return {"words": words, "word_embedding_dim": width, "embedding_dim": 2 * hidden}
 
 
@@ -96,8 +96,8 @@ def image_encoder_rules(encoder: RegionImageEncoder) -> list[TensorRule]:
 
 def image_encoder_width(state: Mapping[str, np.ndarray], source) -> int:
     """D, the embedding width of a CNN_ENCODER state (``emb_cnn_code`` is ``[D, 2048]``)."""
-    return require_shape(state, "emb_cnn_code.weight", 2, IMAGE_MODULE, source,
-                         "the embedding width")[0]
+    return require_shape(state, "emb_cnn_code.weight", 2, module=IMAGE_MODULE, source=source,
+                         purpose="the embedding width")[0]
 
 
 def convert_image_encoder(state: Mapping[str, np.ndarray], encoder: RegionImageEncoder,

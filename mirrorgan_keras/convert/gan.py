@@ -51,7 +51,6 @@ from mirrorgan_keras.convert.state_dict import (
 from mirrorgan_keras.layers import CascadeStage, InitialStage, StageDiscriminator, UpBlock
 from mirrorgan_keras.models import GLAMGenerator
 
-_INITIAL_SIDE = 4
 _STAGE = re.compile(r"^h_net(\d+)\.")
 _RESIDUAL = re.compile(r"^h_net2\.residual\.(\d+)\.")
 # (conv, batch norm) indices of the four stride-2 convolutions in ``img_code_s16``.
@@ -84,10 +83,11 @@ def generator_sizes(state: Mapping[str, np.ndarray], source) -> tuple[dict, int]
             f"{source} does not match {module}: its stages are h_net{stages} (expected h_net1, "
             "h_net2, … in order)"
         )
-    units, width = require_shape(state, "ca_net.fc.weight", 2, module, source,
-                                 "the condition size")
-    _, joint = require_shape(state, "h_net1.fc.0.weight", 2, module, source, "the noise size")
-    ngf = require_shape(state, "img_net1.img.0.weight", 4, module, source, "ngf")[1]
+    where = {"module": module, "source": source}
+    units, width = require_shape(state, "ca_net.fc.weight", 2, **where,
+                                 purpose="the condition size")
+    _, joint = require_shape(state, "h_net1.fc.0.weight", 2, **where, purpose="the noise size")
+    ngf = require_shape(state, "img_net1.img.0.weight", 4, **where, purpose="ngf")[1]
     sizes = {"ngf": ngf, "z_dim": joint - units // 4, "condition_dim": units // 4,
              "stages": len(stages)}
     if len(stages) > 1:
@@ -96,16 +96,17 @@ def generator_sizes(state: Mapping[str, np.ndarray], source) -> tuple[dict, int]
     return sizes, width
 
 
-def _nchw_order(channels: int) -> np.ndarray:
+def _nchw_order(stage: InitialStage) -> np.ndarray:
     """``order[k]``: the PyTorch unit of F0's dense output that is this library's unit ``k``.
 
-    Both split the units into GLU halves; within a half, PyTorch's unit ``c·16 + p`` is channel
-    c at position p of the 4×4 map (NCHW), this library's unit ``p·C + c`` (NHWC).
+    Both split the units into GLU halves; within a half, PyTorch's unit ``c·P + p`` is channel
+    c at position p of the P = 4×4 map (NCHW), this library's unit ``p·C + c`` (NHWC).
     """
-    half = _INITIAL_SIDE * _INITIAL_SIDE * channels
+    half, channels = stage.projection.units // 2, stage.initial_channels
+    positions = half // channels
     gate, unit = np.divmod(np.arange(2 * half), half)
     position, channel = np.divmod(unit, channels)
-    return gate * half + channel * _INITIAL_SIDE * _INITIAL_SIDE + position
+    return gate * half + channel * positions + position
 
 
 def _up_block_rules(prefix: str, block: UpBlock) -> list[TensorRule]:
@@ -114,7 +115,7 @@ def _up_block_rules(prefix: str, block: UpBlock) -> list[TensorRule]:
 
 
 def _initial_stage_rules(prefix: str, stage: InitialStage) -> list[TensorRule]:
-    order = _nchw_order(stage.initial_channels)
+    order = _nchw_order(stage)
     rules = [dense_kernel(f"{prefix}.fc.0.weight", stage.projection.kernel, columns=order),
              *batch_norm_rules(f"{prefix}.fc.1", stage.norm, order)]
     for index, block in enumerate(stage.up_blocks, start=1):
@@ -165,7 +166,8 @@ def discriminator_sizes(state: Mapping[str, np.ndarray], source) -> tuple[int, i
     """``(image size, ndf)`` of a D_NET64/128/256 state dict, from its keys and first conv."""
     size = (256 if any(key.startswith("img_code_s64.") for key in state)
             else 128 if any(key.startswith("img_code_s32.") for key in state) else 64)
-    ndf = require_shape(state, "img_code_s16.0.weight", 4, f"D_NET{size}", source, "ndf")[0]
+    ndf = require_shape(state, "img_code_s16.0.weight", 4, module=f"D_NET{size}",
+                        source=source, purpose="ndf")[0]
     return size, ndf
 
 

@@ -158,7 +158,7 @@ def _is_batch_counter(key: str, expected: Mapping) -> bool:
     return name == BATCH_COUNTER and f"{prefix}.running_mean" in expected
 
 
-def require_shape(state: Mapping[str, np.ndarray], key: str, rank: int, module: str,
+def require_shape(state: Mapping[str, np.ndarray], key: str, rank: int, *, module: str,
                   source: str | Path, purpose: str) -> tuple[int, ...]:
     """The shape of ``state[key]``, read to infer ``purpose``; a missing key or another rank
     raises :class:`CheckpointConversionError`."""

@@ -37,7 +37,7 @@ _STEM = (
 _POOL_AFTER = {"Conv2d_2b_3x3": "maxpool1", "Conv2d_4a_3x3": "maxpool2"}
 
 
-def basic_conv(inputs, path: str, filters: int, kernel, strides: int = 1,
+def basic_conv(inputs, path: str, filters: int, kernel, *, strides: int = 1,
                padding: str = "same"):
     """torchvision's ``BasicConv2d`` at module ``path``: conv (no bias) → BN(eps 1e-3) → ReLU."""
     hidden = keras.layers.Conv2D(filters, kernel, strides=strides, padding=padding,
@@ -168,7 +168,7 @@ def torch_inception_v3_trunk(image_size: int = 299) -> keras.Model:
     images = keras.Input((image_size, image_size, 3))
     hidden = images
     for name, filters, kernel, strides, padding in _STEM:
-        hidden = basic_conv(hidden, name, filters, kernel, strides, padding)
+        hidden = basic_conv(hidden, name, filters, kernel, strides=strides, padding=padding)
         if name in _POOL_AFTER:
             hidden = max_pool(hidden, _POOL_AFTER[name])
     outputs = {}
