@@ -1,5 +1,6 @@
 # make demo: creates .venv when it is missing and runs the end-to-end CPU demo (runs/demo/).
-# make test: creates .venv when it is missing, installs the package editable with [dev], runs
+# make test: creates .venv when it is missing, installs the package editable with [dev,torch]
+# (torch: the CPU wheel, for the checkpoint conversion and its tests), runs
 # the linter and the test suite on the CPU.
 PYTHON ?= python3
 VENV := .venv
@@ -12,7 +13,7 @@ PYTEST_ARGS ?=
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,torch]'
 	touch $(STAMP)
 
 install: $(STAMP)

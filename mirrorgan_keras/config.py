@@ -65,8 +65,10 @@ class DiscriminatorConfig:
 class DAMSMConfig:
     """DAMSM image encoder and pretraining (docs/design.md §4)."""
 
-    backbone: str = "inception_v3"  # or "small" (CPU preset)
-    weights: str | None = "imagenet"  # None, "imagenet" or a local weights file
+    # "inception_v3" (Keras's), "inception_v3_torch" (torchvision's function, for DAMSM
+    # encoders converted from PyTorch: recipes/convert_torch.py) or "small" (CPU preset)
+    backbone: str = "inception_v3"
+    weights: str | None = "imagenet"  # None, "imagenet" or a local weights file (inception_v3)
     image_size: int = 299  # backbone input side
     freeze_backbone: bool = True  # the reference freezes ImageNet Inception; False for "small"
     gamma1: float = 4.0

@@ -5,6 +5,8 @@
 <run_dir>/damsm.weights.h5     pretrained STEM + image encoder
 <run_dir>/stream.weights.h5    pretrained captioner
 <run_dir>/generator_ema.weights.h5, samples/step_*.png, logs/ (TensorBoard)
+<run_dir>/vocabulary.txt, initial_gan/   converted runs (mirrorgan_keras.convert): the
+                               vocabulary, and the generator + discriminators the GAN starts from
 <run_dir>/checkpoints/<stage>/ (the chief's), checkpoints/<task>-<index>/<stage>/ (a worker's)
 ```
 
@@ -94,6 +96,8 @@ class RunFiles:
     damsm = property(lambda self: self.root / "damsm.weights.h5")
     stream = property(lambda self: self.root / "stream.weights.h5")
     generator = property(lambda self: self.root / "generator_ema.weights.h5")
+    vocabulary = property(lambda self: self.root / "vocabulary.txt")
+    initial_gan = property(lambda self: self.root / "initial_gan")
     samples = property(lambda self: self.root / "samples")
     logs = property(lambda self: self.root / "logs")
 

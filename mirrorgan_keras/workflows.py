@@ -29,6 +29,7 @@ from mirrorgan_keras.checkpoint import TrainingCheckpoint, training_state
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data import DatasetLayoutError, load_split, make_config_dataset
 from mirrorgan_keras.data import steps_per_epoch as epoch_steps
+from mirrorgan_keras.data.vocabulary import Vocabulary
 from mirrorgan_keras.evaluation.redescription import caption_losses, mismatched_images
 from mirrorgan_keras.export import TextToImage
 from mirrorgan_keras.models import (
@@ -213,6 +214,8 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, *,
         gan.compile(*adam_optimizers(config.train, config.generator.stages),
                     jit_compile=config.compute.jit_compile)
         gan.initialize(config.text.words_num)
+    if exists_on_every_worker(files.initial_gan, strategy):  # a checkpoint, if any, overrides it
+        gan.start_from(files.initial_gan, config)
     callbacks = []
     if files.chief:
         ids, texts = samples or sample_captions(test, 8)
@@ -236,12 +239,14 @@ def load_text_to_image(run_dir, config: MirrorGANConfig | None = None, vocabular
                        damsm_weights=None) -> TextToImage:
     """The run's STEM and EMA generator with the data set's tokenizer, ready to export.
 
-    ``config`` defaults to the run's; ``vocabulary`` to the one of the configured data set;
-    ``damsm_weights`` to the run's ``damsm.weights.h5`` (pass the file the run was trained
-    with when it came from elsewhere).
+    ``config`` defaults to the run's; ``vocabulary`` to the run's ``vocabulary.txt`` (converted
+    runs have one) or else the one of the configured data set; ``damsm_weights`` to the run's
+    ``damsm.weights.h5`` (pass the file the run was trained with when it came from elsewhere).
     """
     files = RunFiles(run_dir)
     config = config or load_run_config(run_dir)
+    if vocabulary is None and files.vocabulary.exists():
+        vocabulary = Vocabulary.load(str(files.vocabulary))
     vocabulary = vocabulary or load_split(config.data, config.text, "test").vocabulary
     require_run_file(files.generator, "recipes/train_*.py")
     damsm = DAMSM.from_mirrorgan_config(config, vocabulary.size, damsm_weights or files.damsm)

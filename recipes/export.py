@@ -7,7 +7,8 @@ The SavedModel takes raw captions (tf.string [B]): the tokenizer, the vocabulary
 encoder and the EMA generator are all in the graph. Signatures: serving_default (captions →
 uint8 images), generate_from_seed (+ int64 seed → every stage, word-attention maps, tokens) and
 generate_from_noise (+ z and the CA noise). See README.md, section Serving. The vocabulary is
-read from the run's data set (--data_dir if it moved).
+the run's vocabulary.txt when it has one (runs converted by recipes/convert_torch.py), else the
+one of the run's data set (--data_dir if it moved).
 """
 
 import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)

@@ -60,7 +60,8 @@ def test_recipes_document_their_flags(recipe):
 @pytest.mark.parametrize("recipe, flag", [("evaluate.py", "--num_images"),
                                           ("export.py", "--export_dir"),
                                           ("generate.py", "--[no]attention"),
-                                          ("ablation.py", "--variants")])
+                                          ("ablation.py", "--variants"),
+                                          ("convert_torch.py", "--discriminators")])
 def test_serving_and_evaluation_recipes_document_their_flags(recipe, flag):
     result = subprocess.run([sys.executable, str(ROOT / "recipes" / recipe), "--helpshort"],
                             capture_output=True, text=True, timeout=120,

@@ -179,9 +179,18 @@ def conv_norm_act(hidden, filters: int, strides: int, index: int):
     return keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"act{index}")(hidden)
 
 
+# Backbones that have no downloadable weights, and where their weights come from instead.
+_WEIGHTS_ELSEWHERE = {
+    "small": "it trains from scratch",
+    "inception_v3_torch": "load converted ones: recipes/convert_torch.py",
+}
+
+
 def check_backbone(backbone: str, choices: tuple[str, ...], weights) -> None:
-    """Rejects an unknown backbone name, and pretrained weights for the "small" backbone."""
+    """Rejects an unknown backbone name, and a ``weights`` source for a backbone that has no
+    downloadable weights ("small", "inception_v3_torch")."""
     if backbone not in choices:
         raise ValueError(f"backbone must be one of {choices}, got {backbone!r}")
-    if backbone == "small" and weights is not None:
-        raise ValueError("the small backbone has no pretrained weights; use weights=None")
+    if backbone in _WEIGHTS_ELSEWHERE and weights is not None:
+        raise ValueError(f"the {backbone} backbone has no pretrained weights "
+                         f"({_WEIGHTS_ELSEWHERE[backbone]}); use weights=None")

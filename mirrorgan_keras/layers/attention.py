@@ -23,6 +23,11 @@ class WordAttention(keras.layers.Layer):
     pixel ``j`` gets ``beta_j = softmax_l(h_j · e'_l)`` over the real words and the context
     ``sum_l beta_jl e'_l``.
 
+    Each sample is masked by its own caption. The reference repeats the ``[B, T]`` mask
+    ``H·W`` times against scores laid out sample by sample, so pixel ``q`` of sample ``b`` gets
+    the padding of sample ``(b·H·W + q) mod B`` (AttnGAN issue 93); at batch size 1, or when no
+    caption of the batch is padded, both give the same result (docs/conversion.md).
+
     Args:
         channels: width ``C`` of the image features (ngf).
 

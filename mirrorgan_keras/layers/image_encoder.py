@@ -6,8 +6,9 @@ import keras
 from keras import ops
 
 from mirrorgan_keras.layers._common import check_backbone, conv_norm_act, uniform
+from mirrorgan_keras.layers.torch_inception import torch_inception_v3_trunk
 
-BACKBONES = ("inception_v3", "small")
+BACKBONES = ("inception_v3", "inception_v3_torch", "small")
 
 
 def inception_v3_trunk(weights: str | None, image_size: int = 299) -> keras.Model:
@@ -46,12 +47,18 @@ class RegionImageEncoder(keras.layers.Layer):
     train unless ``freeze_backbone=False``; a frozen backbone always runs in inference mode.
     The "small" backbone gives ``image_size / 4`` regions per side with the same outputs.
 
+    Backbones: "inception_v3" is Keras's InceptionV3 (``weights="imagenet"``: Keras's ImageNet
+    weights), for training DAMSM here. "inception_v3_torch" is torchvision's Inception-v3
+    function (:mod:`mirrorgan_keras.layers.torch_inception`; ``Mixed_6e`` and ``Mixed_7c`` in
+    place of ``mixed7`` and ``mixed10``), with weights converted from AttnGAN's DAMSM image
+    encoders (:mod:`mirrorgan_keras.convert`): the encoder behind the field's R-precision.
+
     Args:
         embedding_dim: D, the text embedding width (256).
-        backbone: "inception_v3" or "small".
-        weights: backbone weights: None, "imagenet" or a local file. When a saved layer is
-            loaded the backbone is rebuilt with ``weights=None`` and the saved weights restored,
-            so loading never downloads.
+        backbone: "inception_v3", "inception_v3_torch" or "small".
+        weights: backbone weights: None, "imagenet" or a local file ("inception_v3" only; the
+            others take None). When a saved layer is loaded the backbone is rebuilt with
+            ``weights=None`` and the saved weights restored, so loading never downloads.
         image_size: backbone input side (299 for InceptionV3).
         freeze_backbone: keep the backbone's weights fixed.
 
@@ -78,6 +85,8 @@ class RegionImageEncoder(keras.layers.Layer):
         self.freeze_backbone = freeze_backbone
         if backbone == "inception_v3":
             self.backbone = inception_v3_trunk(weights, image_size)
+        elif backbone == "inception_v3_torch":
+            self.backbone = torch_inception_v3_trunk(image_size)
         else:
             self.backbone = small_trunk(image_size)
         self.backbone.trainable = not freeze_backbone

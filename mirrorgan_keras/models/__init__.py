@@ -2,7 +2,7 @@
 
 from mirrorgan_keras.models.damsm import DAMSM, DAMSMLearningRate
 from mirrorgan_keras.models.generator import GLAMGenerator
-from mirrorgan_keras.models.mirrorgan import MirrorGAN, adam_optimizers
+from mirrorgan_keras.models.mirrorgan import MirrorGAN, adam_optimizers, save_initial_state
 from mirrorgan_keras.models.stream import STREAM, WordPresencePretrainer
 
 __all__ = [
@@ -13,4 +13,5 @@ __all__ = [
     "MirrorGAN",
     "WordPresencePretrainer",
     "adam_optimizers",
+    "save_initial_state",
 ]

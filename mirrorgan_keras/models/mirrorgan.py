@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from pathlib import Path
 
 import keras
 import tensorflow as tf
 from keras import ops
 
 from mirrorgan_keras import distribute, precision
+from mirrorgan_keras.checkpoint import TrainingCheckpoint
 from mirrorgan_keras.config import MirrorGANConfig, TrainConfig
 from mirrorgan_keras.layers import RegionImageEncoder, SemanticTextEncoder, StageDiscriminator
 from mirrorgan_keras.losses import binary_cross_entropy, damsm_losses
@@ -147,14 +150,30 @@ class MirrorGAN(keras.Model):
                                 aggregation="only_first_replica", name=f"ema_{i}")
                 for i, w in enumerate(self.generator.trainable_weights)
             ]
-        for average, weight in zip(self.ema_weights, self.generator.trainable_weights, strict=True):
-            average.assign(weight)
         self.generator_optimizer.build(self.generator.trainable_weights)
         for optimizer, discriminator in zip(self.discriminator_optimizers, self.discriminators,
                                             strict=True):
             optimizer.build(discriminator.trainable_weights)
-        self.sync_ema_generator()
+        self._restart_moving_average()
         self.built = True
+
+    def start_from(self, directory: str | Path, config: MirrorGANConfig):
+        """Loads the generator and discriminator weights of :func:`save_initial_state` (e.g.
+        converted reference networks) and restarts the moving average from that generator.
+        Call after :meth:`initialize`; ``config`` must have the generator, discriminator and
+        text width the state was saved with (else ``CheckpointMismatchError``)."""
+        checkpoint = TrainingCheckpoint(
+            directory, initial_state_variables(self.generator, self.discriminators),
+            initial_state_fingerprint(config),
+        )
+        if checkpoint.restore_latest() is None:
+            raise FileNotFoundError(f"{directory} holds no saved initial state")
+        self._restart_moving_average()
+
+    def _restart_moving_average(self):
+        for average, weight in zip(self.ema_weights, self.generator.trainable_weights, strict=True):
+            average.assign(weight)
+        self.sync_ema_generator()
 
     @property
     def metrics(self):
@@ -279,6 +298,29 @@ class MirrorGAN(keras.Model):
         for name, value in losses.items():
             self.trackers[name].update_state(distribute.global_sum(value))
         return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+
+def initial_state_variables(generator: GLAMGenerator,
+                            discriminators: list[StageDiscriminator]) -> list:
+    """What a GAN run can start from: the generator's weights, then each discriminator's
+    (batch-norm statistics included), in a fixed order."""
+    return [*generator.weights, *(w for d in discriminators for w in d.weights)]
+
+
+def initial_state_fingerprint(config: MirrorGANConfig) -> dict:
+    """The configuration an initial state must match: generator, discriminator, text width."""
+    return {"generator": dataclasses.asdict(config.generator),
+            "discriminator": dataclasses.asdict(config.discriminator),
+            "embedding_dim": config.text.embedding_dim}
+
+
+def save_initial_state(directory: str | Path, generator: GLAMGenerator,
+                       discriminators: list[StageDiscriminator], config: MirrorGANConfig) -> Path:
+    """Writes generator and discriminator weights that :meth:`MirrorGAN.start_from` loads as
+    the first state of a run (a step-0 :class:`TrainingCheckpoint` in ``directory``)."""
+    checkpoint = TrainingCheckpoint(directory, initial_state_variables(generator, discriminators),
+                                    initial_state_fingerprint(config))
+    return checkpoint.save(0)
 
 
 def _stateless_normal(shape, seed):

@@ -179,3 +179,25 @@ def test_mixed_precision_step_is_close_to_float32(config, policy, tolerance):
     outputs = gan(np.asarray(random_batch(config, 2)["captions"]))
     assert all(images.dtype == "float32" for images in outputs["images"])
 
+
+
+def test_start_from_a_saved_initial_state_sets_generator_average_and_discriminators(
+        config, tmp_path):
+    from mirrorgan_keras.checkpoint import CheckpointMismatchError
+    from mirrorgan_keras.config import override
+    from mirrorgan_keras.models import save_initial_state
+
+    damsm, stream = build_damsm(config), build_stream(config)
+    source = build_mirrorgan(config, damsm, stream)
+    save_initial_state(tmp_path / "initial", source.generator, source.discriminators, config)
+    keras.utils.set_random_seed(99)
+    gan = build_mirrorgan(config, damsm, stream)
+    gan.start_from(tmp_path / "initial", config)
+    for models in ((source.generator, gan.generator), (source.generator, gan.ema_generator),
+                   *zip(source.discriminators, gan.discriminators, strict=True)):
+        for want, got in zip(*(m.weights for m in models), strict=True):
+            np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+    for average, weight in zip(gan.ema_weights, source.generator.trainable_weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(average), np.asarray(weight))
+    with pytest.raises(CheckpointMismatchError, match="discriminator.ndf"):
+        gan.start_from(tmp_path / "initial", override(config, {"discriminator.ndf": 8}))
