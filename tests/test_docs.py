@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 README_LIMIT = 12_000  # bytes
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # Written in two parts so that this file does not match itself.
-OUTSIDE_REFERENCES = ("shared/" + "reference", "mirrorgan_" + "spec")
+OUTSIDE_REFERENCES = ("shared" + "/reference", "mirrorgan_" + "spec")
 CODE_ROOTS = ("mirrorgan_keras", "recipes", "tests", "benchmarks")
 
 _FENCE = re.compile(r"^\s*(```|~~~).*?^\s*\1", re.MULTILINE | re.DOTALL)
@@ -73,8 +73,6 @@ def test_docs_cite_nothing_outside_the_repository():
     assert not _files_citing_outside(DOCUMENTS)
 
 
-@pytest.mark.skip(reason="the code's citations of the internal note are replaced on another "
-                  "branch; enable after merging it")
 def test_code_cites_nothing_outside_the_repository():
     paths = [path for root in CODE_ROOTS for path in (ROOT / root).rglob("*")]
     assert not _files_citing_outside(paths)

@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "mirrorgan_keras"
 RECIPE_LEVEL = {"mirrorgan_keras.cli"}  # the recipes' flag helpers: may call the workflows
 BELOW_MODELS = ("config", "run_files", "data", "layers", "losses", "distribute", "precision",
                 "checkpoint", "training", "callbacks", "profiling", "figures")
-MODELS_AND_ABOVE = ("models", "evaluation", "export", "workflows", "cli")
+MODELS_AND_ABOVE = ("models", "evaluation", "export", "convert", "workflows", "cli")
 
 
 def module_files() -> dict[str, Path]:

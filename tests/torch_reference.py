@@ -1,10 +1,10 @@
 """Independent PyTorch forward passes of the reference modules, for the conversion tests.
 
-Written here from the formulas (spec §3–§6 and torchvision's Inception-v3 layer list), NCHW as
-in PyTorch, not imported from the reference code nor from this library. The parameters live
-in a :class:`RandomState`, a state dict under the reference key names that creates each tensor
-(random, non-trivial batch-norm statistics) the first time a forward pass asks for it: running
-a pass once defines the checkpoint, and running it again computes with it.
+Written here from the formulas (docs/design.md §3–§6 and torchvision's Inception-v3 layer
+list), NCHW as in PyTorch, not imported from the reference code nor from this library. The
+parameters live in a :class:`RandomState`, a state dict under the reference key names that
+creates each tensor (random, non-trivial batch-norm statistics) the first time a forward pass
+asks for it: running a pass once defines the checkpoint, and running it again computes with it.
 
 Word attention masks each sample by its own caption (this library's semantics; the reference's
 ``mask.repeat`` agrees at batch size 1 or without padding, which is how the tests call it).

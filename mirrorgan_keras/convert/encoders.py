@@ -1,4 +1,4 @@
-"""AttnGAN's DAMSM encoders → STEM and the region image encoder (spec §3, §4).
+"""AttnGAN's DAMSM encoders → STEM and the region image encoder (docs/design.md §3, §4).
 
 ``RNN_ENCODER`` (``text_encoder*.pth``): ``encoder.weight`` (the word embedding) and a
 one-layer bidirectional ``nn.LSTM`` ``rnn.{weight_ih, weight_hh, bias_ih, bias_hh}_l0`` and

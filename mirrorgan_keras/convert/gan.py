@@ -1,5 +1,5 @@
 """The reference generator ``G_NET`` and discriminators ``D_NET64/128/256`` → GLAMGenerator and
-StageDiscriminator (spec §5, §6).
+StageDiscriminator (docs/design.md §5, §6).
 
 ``G_NET`` (AttnGAN's ``bird_AttnGAN2.pth``, or a MirrorGAN ``netG_epoch_*.pth``):
 

@@ -1,4 +1,5 @@
-"""Inception-v3 as torchvision computes it, for the reference DAMSM image encoder (spec §4).
+"""Inception-v3 as torchvision computes it, for the reference DAMSM image encoder
+(docs/design.md §4).
 
 ``keras.applications.InceptionV3`` and torchvision's ``inception_v3`` have the same layers but
 are not the same function: Keras's batch norms have no scale (gamma), and its 3×3 average
