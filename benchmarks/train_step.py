@@ -55,8 +55,9 @@ from mirrorgan_keras.config import MirrorGANConfig, get_preset, override
 from mirrorgan_keras.data import load_split, make_config_dataset
 from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds
 from mirrorgan_keras.data.vocabulary import Vocabulary
-from mirrorgan_keras.export import TextToImage, export_saved_model, load_exported
+from mirrorgan_keras.export import export_saved_model, load_exported
 from mirrorgan_keras.models import DAMSM, STREAM, GLAMGenerator, MirrorGAN, adam_optimizers
+from mirrorgan_keras.models.text_to_image import TextToImageModule
 
 # Vocabulary sizes of the real data sets (AttnGAN's captions.pickle); birds_tiny's is small.
 VOCABULARY_SIZES = {"birds_tiny": 64, "cub": 5450, "coco": 27297}
@@ -170,7 +171,7 @@ def measure_generation(task: Task, config, vocab_size, reference) -> dict:
     vocabulary = Vocabulary([f"w{i}" for i in range(1, vocab_size - 1)])
     rng = np.random.default_rng(0)
     ids = random_captions(config, vocabulary.size - 1, batch, rng)
-    model = TextToImage(vocabulary, damsm.text_encoder, generator, words_num)
+    model = TextToImageModule(vocabulary, damsm.text_encoder, generator, words_num)
     captions = tf.constant([vocabulary.decode(row[row > 0]) for row in ids])
     noise = [tf.zeros((batch, width)) for width in (generator.z_dim, generator.condition_dim)]
     count = tf.function(model.images_from_ids).get_concrete_function(tf.constant(ids), *noise)

@@ -29,14 +29,11 @@ from mirrorgan_keras.checkpoint import TrainingCheckpoint, training_state
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data import DatasetLayoutError, load_split, make_config_dataset
 from mirrorgan_keras.data import steps_per_epoch as epoch_steps
-from mirrorgan_keras.data.vocabulary import Vocabulary
 from mirrorgan_keras.evaluation.redescription import caption_losses, mismatched_images
-from mirrorgan_keras.export import TextToImage
 from mirrorgan_keras.models import (
     DAMSM,
     STREAM,
     DAMSMLearningRate,
-    GLAMGenerator,
     MirrorGAN,
     WordPresencePretrainer,
     adam_optimizers,
@@ -44,7 +41,6 @@ from mirrorgan_keras.models import (
 from mirrorgan_keras.models.damsm import final_images
 from mirrorgan_keras.run_files import (
     RunFiles,
-    load_run_config,
     require_run_file,
     save_weights,
     write_run_config,
@@ -233,22 +229,3 @@ def _summary(history, test_losses: dict, start: float, **values) -> dict:
     final = {k: float(v[-1]) for k, v in history.history.items()} if history else {}
     return {**values, "seconds": round(time.time() - start, 1), "train": final,
             "test": {k: float(v) for k, v in test_losses.items()}}
-
-
-def load_text_to_image(run_dir, config: MirrorGANConfig | None = None, vocabulary=None,
-                       damsm_weights=None) -> TextToImage:
-    """The run's STEM and EMA generator with the data set's tokenizer, ready to export.
-
-    ``config`` defaults to the run's; ``vocabulary`` to the run's ``vocabulary.txt`` (converted
-    runs have one) or else the one of the configured data set; ``damsm_weights`` to the run's
-    ``damsm.weights.h5`` (pass the file the run was trained with when it came from elsewhere).
-    """
-    files = RunFiles(run_dir)
-    config = config or load_run_config(run_dir)
-    if vocabulary is None and files.vocabulary.exists():
-        vocabulary = Vocabulary.load(str(files.vocabulary))
-    vocabulary = vocabulary or load_split(config.data, config.text, "test").vocabulary
-    require_run_file(files.generator, "recipes/train_*.py")
-    damsm = DAMSM.from_mirrorgan_config(config, vocabulary.size, damsm_weights or files.damsm)
-    generator = GLAMGenerator.from_mirrorgan_config(config, files.generator)
-    return TextToImage(vocabulary, damsm.text_encoder, generator, config.text.words_num)

@@ -6,7 +6,7 @@
 The SavedModel takes raw captions (tf.string [B]): the tokenizer, the vocabulary, the STEM text
 encoder and the EMA generator are all in the graph. Signatures: serving_default (captions →
 uint8 images), generate_from_seed (+ int64 seed → every stage, word-attention maps, tokens) and
-generate_from_noise (+ z and the CA noise). See README.md, section Serving. The vocabulary is
+generate_from_noise (+ z and the CA noise). See docs/serving.md. The vocabulary is
 the run's vocabulary.txt when it has one (runs converted by recipes/convert_torch.py), else the
 one of the run's data set (--data_dir if it moved).
 """
@@ -19,8 +19,7 @@ import json
 
 from absl import app, flags
 
-from mirrorgan_keras import run_files, workflows
-from mirrorgan_keras.export import export_saved_model
+from mirrorgan_keras.models.text_to_image import TextToImage
 
 flags.DEFINE_string("run_dir", None, "Run directory with config.json, damsm.weights.h5 and "
                     "generator_ema.weights.h5.", required=True)
@@ -35,11 +34,10 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    config = run_files.load_run_config(FLAGS.run_dir, FLAGS.data_dir)
-    model = workflows.load_text_to_image(FLAGS.run_dir, config, damsm_weights=FLAGS.damsm_weights)
-    path = export_saved_model(model, FLAGS.export_dir or f"{FLAGS.run_dir}/export",
-                              FLAGS.version, metadata={"config": config.to_dict()})
-    print(json.dumps({"saved_model": str(path), "signatures": sorted(model.signatures())}))
+    model = TextToImage.from_run(FLAGS.run_dir, data_dir=FLAGS.data_dir,
+                                 damsm_weights=FLAGS.damsm_weights)
+    path = model.export(FLAGS.export_dir or f"{FLAGS.run_dir}/export", FLAGS.version)
+    print(json.dumps({"saved_model": str(path), "signatures": model.signature_names}))
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@
 Writes <output_dir>/<caption index>_<sample>.png (the last stage) and, with --attention, a
 figure <caption index>_<sample>_attention.png: the image of every stage in the first row, and
 for each refinement stage a row with each word's attention map over that stage's image, as in
-the AttnGAN and MirrorGAN papers. Sample k of every caption uses seed --seed + k, so the same
-caption, seed and model always give the same image. captions.txt lists the file names.
+the AttnGAN and MirrorGAN papers. Each caption is drawn on its own, its --samples images from
+--seed, so the same caption, seed, number of samples and model always give the same images.
+captions.txt lists the file names. Every caption is checked first: when some have no word of
+the model's vocabulary, they are all listed and nothing is written.
 """
 
 import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
@@ -20,19 +22,17 @@ import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow
 import json
 from pathlib import Path
 
-import numpy as np
-import tensorflow as tf
 from absl import app, flags
 from PIL import Image
 
-from mirrorgan_keras.export import load_exported
 from mirrorgan_keras.figures import attention_figure
+from mirrorgan_keras.models.text_to_image import GeneratedImages, TextToImage
 
 flags.DEFINE_string("model", None, "An exported SavedModel: a version directory or the "
                     "export directory (its highest version is used).", required=True)
 flags.DEFINE_multi_string("caption", [], "A caption to draw (repeatable).")
 flags.DEFINE_string("captions_file", None, "A text file with one caption per line.")
-flags.DEFINE_integer("seed", 0, "Seed of the noise; sample k uses seed + k.")
+flags.DEFINE_integer("seed", 0, "Seed of the noise of each caption's samples.")
 flags.DEFINE_integer("samples", 1, "Images per caption.")
 flags.DEFINE_bool("attention", False, "Also write the word-attention figure of each image.")
 flags.DEFINE_integer("cell", 128, "Panel size of the attention figures, in pixels.")
@@ -51,33 +51,40 @@ def read_captions() -> list[str]:
     return captions
 
 
-def write_sample(outputs: dict, stem: Path, attention: bool) -> list[str]:
-    """Writes one generated sample's PNG (and attention figure); returns the file names."""
-    Image.fromarray(outputs["images"][0]).save(stem.with_suffix(".png"))
-    names = [stem.name + ".png"]
-    if attention:
-        stages = [outputs[name][0] for name in sorted(outputs) if name.startswith("stage")]
-        maps = [outputs[f"attention{i}"][0] for i in range(1, len(stages))]
-        tokens = [token.decode("utf-8") for token in outputs["tokens"][0]]
-        figure = attention_figure(stages, maps, tokens, FLAGS.cell)
-        Image.fromarray(figure).save(stem.parent / f"{stem.name}_attention.png")
-        names.append(f"{stem.name}_attention.png")
+def write_samples(generated: GeneratedImages, caption_index: int, output_dir: Path,
+                  attention: bool) -> list[list[str]]:
+    """Writes the PNG (and attention figure) of each sample of one caption; returns the file
+    names of each sample."""
+    names = []
+    for k, image in enumerate(generated.images):
+        stem = f"{caption_index:03d}_{k}"
+        Image.fromarray(image).save(output_dir / f"{stem}.png")
+        names.append([f"{stem}.png"])
+        if attention:
+            figure = attention_figure([stage[k] for stage in generated.stages],
+                                      [maps[k] for maps in generated.attention],
+                                      generated.tokens[k], FLAGS.cell)
+            Image.fromarray(figure).save(output_dir / f"{stem}_attention.png")
+            names[-1].append(f"{stem}_attention.png")
     return names
 
 
 def main(argv):
     del argv
     captions = read_captions()
-    generate = load_exported(FLAGS.model).signatures["generate_from_seed"]
+    model = TextToImage.from_export(FLAGS.model)
+    unusable = model.captions_without_known_words(captions)
+    if unusable:  # checked before any file is written
+        raise SystemExit(f"{len(unusable)} of {len(captions)} captions have no word of the "
+                         "model's vocabulary; nothing was written:\n"
+                         + "\n".join(f"  {caption!r}" for caption in unusable))
     output_dir = Path(FLAGS.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     listing = []
     for i, caption in enumerate(captions):
-        for k in range(FLAGS.samples):
-            outputs = generate(captions=tf.constant([caption]),
-                               seed=tf.constant(FLAGS.seed + k, tf.int64))
-            outputs = {name: np.asarray(value) for name, value in outputs.items()}
-            names = write_sample(outputs, output_dir / f"{i:03d}_{k}", FLAGS.attention)
+        generated = model.generate(caption, seed=FLAGS.seed, num_samples=FLAGS.samples,
+                                   return_attention=True)
+        for names in write_samples(generated, i, output_dir, FLAGS.attention):
             listing.append(f"{' '.join(names)}\t{caption}")
     (output_dir / "captions.txt").write_text("\n".join(listing) + "\n", encoding="utf-8")
     print(json.dumps({"output_dir": str(output_dir), "images": len(listing)}))

@@ -1,5 +1,6 @@
 """Test-wide settings: quiet TensorFlow on the CPU split into 2 logical devices (for the
-multi-replica tests), deterministic seeds."""
+multi-replica tests), deterministic seeds; a tiny run directory with random weights and its
+export."""
 
 import os
 
@@ -33,3 +34,20 @@ def two_replicas():
     """One MirroredStrategy over the 2 logical CPUs for the whole session: collective instance
     keys restart with every new strategy and would collide with those of an earlier one."""
     return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A run directory of the tiny test configuration with random weights and its own
+    vocabulary (tests.models.factories.write_tiny_run); copy it before writing into it."""
+    from tests.models.factories import write_tiny_run
+
+    return write_tiny_run(tmp_path_factory.mktemp("tiny_run"))
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tiny_run, tmp_path_factory):
+    """The SavedModel (version directory) exported from :func:`tiny_run`."""
+    from mirrorgan_keras.models.text_to_image import TextToImage
+
+    return TextToImage.from_run(tiny_run).export(tmp_path_factory.mktemp("tiny_export"))

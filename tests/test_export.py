@@ -1,4 +1,5 @@
-"""The SavedModel export: signatures, reproducibility, and a round trip in a fresh process."""
+"""The SavedModel export: signatures, reproducibility, empty batches, and a round trip in a
+fresh process."""
 
 import os
 import subprocess
@@ -10,15 +11,10 @@ import pytest
 import tensorflow as tf
 
 from mirrorgan_keras.data.vocabulary import Vocabulary
-from mirrorgan_keras.export import (
-    TextToImage,
-    export_saved_model,
-    latest_export,
-    load_exported,
-    next_version,
-)
+from mirrorgan_keras.export import export_saved_model, latest_export, load_exported, next_version
 from mirrorgan_keras.figures import to_uint8
 from mirrorgan_keras.models import GLAMGenerator
+from mirrorgan_keras.models.text_to_image import TextToImageModule
 from tests.models.factories import VOCAB, build_damsm, tiny_config
 
 WORDS = [f"w{i}" for i in range(VOCAB - 2)]
@@ -30,7 +26,8 @@ def model():
     config = tiny_config()
     damsm = build_damsm(config)
     generator = GLAMGenerator.from_mirrorgan_config(config, seed=3)
-    return TextToImage(Vocabulary(WORDS), damsm.text_encoder, generator, config.text.words_num)
+    return TextToImageModule(Vocabulary(WORDS), damsm.text_encoder, generator,
+                             config.text.words_num)
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +60,16 @@ def test_fresh_process_gives_the_in_memory_images(model, exported, tmp_path):
             condition_noise=tf.constant(inputs["condition_noise"]))
         np.savez({str(tmp_path / "out.npz")!r},
                  **{{name: value.numpy() for name, value in outputs.items()}})
+        none, seed = tf.constant([], tf.string), tf.constant(0, tf.int64)
+        empty = {{
+            "serving_default": model.signatures["serving_default"](captions=none),
+            "generate_from_seed": model.signatures["generate_from_seed"](captions=none, seed=seed),
+            "generate_from_noise": model.signatures["generate_from_noise"](
+                captions=none, noise=tf.zeros([0, 8]), condition_noise=tf.zeros([0, 8])),
+        }}
+        np.savez({str(tmp_path / "empty.npz")!r},
+                 **{{f"{{signature}}.{{name}}": value.numpy()
+                    for signature, outputs in empty.items() for name, value in outputs.items()}})
     """)
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2"}
     subprocess.run([sys.executable, "-c", script], check=True, env=env, timeout=300)
@@ -75,6 +82,15 @@ def test_fresh_process_gives_the_in_memory_images(model, exported, tmp_path):
     assert loaded["attention1"].shape == (3, 8, 16, 16)
     assert loaded["tokens"][1].tolist()[:4] == [b"w5", b"w6", b"w7", b""]  # "and" is unknown
     assert loaded["tokens"][2].tolist() == [f"w{i}".encode() for i in range(8, 16)]
+    empty = np.load(tmp_path / "empty.npz", allow_pickle=True)
+    expected_shapes = {"images": (0, 32, 32, 3), "stage0": (0, 16, 16, 3),
+                       "stage1": (0, 32, 32, 3), "attention1": (0, 8, 16, 16), "tokens": (0, 8)}
+    assert {name: empty[name].shape for name in empty} == {
+        "serving_default.images": (0, 32, 32, 3),
+        **{f"{signature}.{name}": shape for signature in ("generate_from_seed",
+                                                          "generate_from_noise")
+           for name, shape in expected_shapes.items()}}
+    assert empty["serving_default.images"].dtype == np.uint8
 
 
 def test_seed_signature_is_reproducible_and_seeds_differ(exported):

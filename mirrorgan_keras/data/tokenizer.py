@@ -76,12 +76,15 @@ class CaptionTokenizer(tf.Module):
         default_id = -1 if drop_unknown else vocabulary.unk_id
         self.table = tf.lookup.StaticHashTable(initializer, default_value=default_id)
 
+    def word_ids(self, captions: tf.Tensor) -> tf.RaggedTensor:
+        """``captions`` tf.string [B] → ragged int32 [B, (words)]: the id of every word (unknown
+        words dropped or ``unk_id``, see ``drop_unknown``), not truncated, never raising."""
+        ids = tf.ragged.map_flat_values(self.table.lookup, tokenize_tf(captions))
+        return tf.ragged.boolean_mask(ids, ids >= 0) if self.drop_unknown else ids
+
     def __call__(self, captions: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         captions = tf.convert_to_tensor(captions, tf.string)
-        ids = tf.ragged.map_flat_values(self.table.lookup, tokenize_tf(captions))
-        if self.drop_unknown:
-            ids = tf.ragged.boolean_mask(ids, ids >= 0)
-        ids = ids[:, : self.words_num]
+        ids = self.word_ids(captions)[:, : self.words_num]
         lengths = tf.cast(ids.row_lengths(), tf.int32)
         check = tf.debugging.Assert(
             tf.reduce_all(lengths > 0),

@@ -40,9 +40,9 @@ from mirrorgan_keras.evaluation.attributes import (
 from mirrorgan_keras.evaluation.fid import inception_metrics, reference_statistics
 from mirrorgan_keras.evaluation.inception import InceptionScorer
 from mirrorgan_keras.evaluation.r_precision import evaluate_r_precision
-from mirrorgan_keras.export import TextToImage
 from mirrorgan_keras.figures import to_uint8
 from mirrorgan_keras.models import DAMSM, GLAMGenerator
+from mirrorgan_keras.models.text_to_image import TextToImageModule
 
 ORACLE_TRAINING_IMAGES = 4000
 
@@ -80,7 +80,7 @@ def _storage(directory: Path | None, name: str, shape, dtype) -> np.ndarray:
     return np.lib.format.open_memmap(directory / f"{name}.npy", "w+", dtype, shape)
 
 
-def generate_test_set(model: TextToImage, records: DatasetSplit, config: MirrorGANConfig, *,
+def generate_test_set(model: TextToImageModule, records: DatasetSplit, config: MirrorGANConfig, *,
                       count: int, seed: int = 0, batch_size: int = 64,
                       directory: Path | None = None, verbose: int = 1) -> GeneratedTestSet:
     """``count`` images from the captions of ``records`` (see the module docstring).
@@ -194,7 +194,8 @@ def evaluate_run(run_dir, records: DatasetSplit, config: MirrorGANConfig | None 
     damsm = DAMSM.from_mirrorgan_config(config, records.vocabulary.size,
                                         damsm_weights or files.damsm)
     generator = GLAMGenerator.from_mirrorgan_config(config, files.generator)
-    model = TextToImage(records.vocabulary, damsm.text_encoder, generator, config.text.words_num)
+    model = TextToImageModule(records.vocabulary, damsm.text_encoder, generator,
+                              config.text.words_num)
     generated = generate_test_set(model, records, config, count=count, seed=seed,
                                   directory=work_dir, verbose=verbose)
     inception = "skipped" if skip_inception else {

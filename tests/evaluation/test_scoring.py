@@ -13,6 +13,7 @@ from mirrorgan_keras.config import override
 from mirrorgan_keras.data import load_split
 from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds
 from mirrorgan_keras.evaluation import scoring
+from mirrorgan_keras.models.text_to_image import TextToImage
 from tests.models.factories import tiny_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +46,7 @@ def oracle_file(tmp_path_factory):
 
 def test_test_set_loops_over_the_split_with_new_captions(run):
     run_dir, config, test = run
-    model = workflows.load_text_to_image(run_dir, config, test.vocabulary)
+    model = TextToImage.from_run(run_dir).graph  # the vocabulary of the run's data set
     generated = scoring.generate_test_set(model, test, config, count=30, seed=1, batch_size=8,
                                           verbose=0)
     assert generated.images.shape == (30, 32, 32, 3) and generated.images.dtype == np.uint8
@@ -105,6 +106,14 @@ def test_export_generate_and_evaluate_recipes(run, oracle_file, tmp_path):
     assert names == ["000_0.png", "000_0_attention.png", "000_1.png", "000_1_attention.png",
                      "001_0.png", "001_0_attention.png", "001_1.png", "001_1_attention.png",
                      "captions.txt"]
+    refused = subprocess.run(
+        [sys.executable, str(ROOT / "recipes" / "generate.py"), f"--model={tmp_path / 'export'}",
+         "--caption=a red bird", "--caption=zebra stripes", "--caption=?!",
+         f"--output_dir={tmp_path / 'refused'}"], capture_output=True, text=True, timeout=600,
+        env=ENV)
+    assert refused.returncode == 1, refused.stderr[-3000:]
+    assert "2 of 3 captions" in refused.stderr and "'zebra stripes'\n  '?!'" in refused.stderr
+    assert not (tmp_path / "refused").exists()  # all captions checked before any file
     table = run_recipe("evaluate.py", f"--run_dir={run_dir}", "--num_images=12",
                        "--inception_weights=skip", "--folds=2", f"--oracle={oracle_file}",
                        f"--output={tmp_path / 'results.json'}", "--verbose=0")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -15,9 +17,14 @@ from mirrorgan_keras.config import (
     TextConfig,
     TrainConfig,
 )
-from mirrorgan_keras.models import DAMSM, STREAM, MirrorGAN, adam_optimizers
+from mirrorgan_keras.data.vocabulary import Vocabulary
+from mirrorgan_keras.models import DAMSM, STREAM, GLAMGenerator, MirrorGAN, adam_optimizers
+from mirrorgan_keras.run_files import RunFiles, save_weights, write_run_config
 
 VOCAB = 30
+# The words of the README's quick-start caption, then fillers: VOCAB ids with <end> and <unk>.
+RUN_WORDS = ["this", "bird", "has", "a", "red", "crown", "blue", "wings", "and", "yellow",
+             "belly", *(f"w{i}" for i in range(VOCAB - 13))]
 
 
 def tiny_config(**train) -> MirrorGANConfig:
@@ -80,3 +87,16 @@ def build_mirrorgan(config: MirrorGANConfig, damsm: DAMSM, stream: STREAM,
     gan.compile(generator_optimizer, discriminator_optimizers, jit_compile=jit_compile)
     gan.initialize(config.text.words_num)
     return gan
+
+
+def write_tiny_run(run_dir: Path) -> Path:
+    """A run directory as a conversion writes it (config.json, vocabulary.txt of
+    :data:`RUN_WORDS`, DAMSM and EMA generator weights), with the random weights of
+    :func:`tiny_config`: no data set needed to load it."""
+    config, files = tiny_config(), RunFiles(run_dir)
+    vocabulary = Vocabulary(RUN_WORDS)
+    write_run_config(files, config, vocabulary.size)
+    vocabulary.save(str(files.vocabulary))
+    save_weights(build_damsm(config), files.damsm)
+    save_weights(GLAMGenerator.from_mirrorgan_config(config, seed=3), files.generator)
+    return files.root
