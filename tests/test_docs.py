@@ -2,6 +2,7 @@
 repository."""
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,24 @@ def test_docs_cite_nothing_outside_the_repository():
 def test_code_cites_nothing_outside_the_repository():
     paths = [path for root in CODE_ROOTS for path in (ROOT / root).rglob("*")]
     assert not _files_citing_outside(paths)
+
+
+def readme_quick_start() -> str:
+    """The Python code block of the README's "Python quick start" section."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Python quick start", 1)[1].split("\n## ", 1)[0]
+    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert match, "README.md: no ```python block under 'Python quick start'"
+    return match.group(1)
+
+
+def test_readme_quick_start_runs(tiny_run, tmp_path, monkeypatch, capsys):
+    code = readme_quick_start()
+    assert len(code.splitlines()) <= 10 and "runs/demo" in code
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_run, run_dir)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code.replace("runs/demo", str(run_dir)), "README.md", "exec"), {})
+    assert capsys.readouterr().out.startswith("(1, 32, 32, 3) uint8")
+    assert (tmp_path / "bird.png").exists()
+    assert (run_dir / "export" / "1" / "saved_model.pb").exists()
