@@ -74,6 +74,13 @@ def read_splits(config: MirrorGANConfig):
         ) from error
 
 
+def _check_positive(**counts: int) -> None:
+    """Raises ValueError naming the first of ``counts`` (name = value) that is not >= 1."""
+    for name, count in counts.items():
+        if count < 1:
+            raise ValueError(f"{name} must be >= 1, got {count}")
+
+
 def exists_on_every_worker(path, strategy: tf.distribute.Strategy) -> bool:
     """Whether ``path`` exists on every worker (a collective under several workers)."""
     return bool(distribute.worker_min(strategy, int(Path(path).exists())))
@@ -116,8 +123,9 @@ def pretrain_damsm(config: MirrorGANConfig, run_dir, strategy=None, *,
 
     Returns a summary dict (epochs, seconds, final train and test losses).
     """
+    epochs = config.damsm.epochs if epochs is None else epochs
+    _check_positive(epochs=epochs)
     files, start, train, test, strategy = _open_stage(config, run_dir, strategy)
-    epochs = epochs or config.damsm.epochs
     per_epoch = epoch_steps(train, config.damsm.batch_size)
     with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
         damsm = DAMSM.from_mirrorgan_config(config, train.vocabulary.size)
@@ -147,8 +155,9 @@ def pretrain_stream(config: MirrorGANConfig, run_dir, strategy=None, *,
     (``image_dependence`` = their difference: a captioner that ignores the image cannot
     guide the generator; check it before GAN training).
     """
+    epochs = config.stream.epochs if epochs is None else epochs
+    _check_positive(epochs=epochs)
     files, start, train, test, strategy = _open_stage(config, run_dir, strategy)
-    epochs = epochs or config.stream.epochs
     per_epoch = epoch_steps(train, config.stream.batch_size)
     with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
         stream = STREAM.from_mirrorgan_config(config, train.vocabulary.size)
@@ -197,6 +206,8 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, *,
     ``steps`` defaults to ``train.max_epoch`` epochs. ``samples``: ``(ids [K, T], texts)`` of
     the captions the sample grids show (default: 8 test captions). Returns a summary dict.
     """
+    _check_positive(steps=1 if steps is None else steps, checkpoint_every=checkpoint_every,
+                    sample_every=sample_every)
     files, start, train, test, strategy = _open_stage(config, run_dir, strategy)
     vocab_size = train.vocabulary.size
     damsm_weights = Path(damsm_weights or files.damsm)
@@ -204,7 +215,8 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, *,
     require_run_file(damsm_weights, "recipes/pretrain_damsm.py")
     if config.train.lambda_stream > 0:
         require_run_file(stream_weights, "recipes/pretrain_stream.py")
-    steps = steps or config.train.max_epoch * epoch_steps(train, config.train.batch_size)
+    if steps is None:
+        steps = config.train.max_epoch * epoch_steps(train, config.train.batch_size)
     with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
         damsm = DAMSM.from_mirrorgan_config(config, vocab_size, damsm_weights)
         stream = (STREAM.from_mirrorgan_config(config, vocab_size, stream_weights)

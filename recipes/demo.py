@@ -28,13 +28,14 @@ from mirrorgan_keras.evaluation import redescription_loss
 
 cli.define_common_flags("birds_tiny")
 flags.adopt_module_key_flags(cli)  # list the shared flags in --help
-flags.DEFINE_integer("damsm_epochs", 6, "DAMSM pretraining epochs.")
-flags.DEFINE_integer("stream_epochs", None, "STREAM pretraining epochs (default: the preset's).")
-flags.DEFINE_integer("gan_steps", 2400, "MirrorGAN training steps.")
-flags.DEFINE_integer("num_train", 2400, "Synthetic training images.")
-flags.DEFINE_integer("num_test", 600, "Synthetic test images.")
-flags.DEFINE_integer("image_size", 96, "Side of the drawn synthetic images.")
-flags.DEFINE_integer("rows", 8, "Captions in the sample grid.")
+flags.DEFINE_integer("damsm_epochs", 6, "DAMSM pretraining epochs.", lower_bound=1)
+flags.DEFINE_integer("stream_epochs", None, "STREAM pretraining epochs (default: the preset's).",
+                     lower_bound=1)
+flags.DEFINE_integer("gan_steps", 2400, "MirrorGAN training steps.", lower_bound=1)
+flags.DEFINE_integer("num_train", 2400, "Synthetic training images.", lower_bound=1)
+flags.DEFINE_integer("num_test", 600, "Synthetic test images.", lower_bound=1)
+flags.DEFINE_integer("image_size", 96, "Side of the drawn synthetic images.", lower_bound=1)
+flags.DEFINE_integer("rows", 8, "Captions in the sample grid.", lower_bound=1)
 FLAGS = flags.FLAGS
 
 

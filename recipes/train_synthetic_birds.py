@@ -19,8 +19,9 @@ from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds
 
 cli.define_gan_flags("birds_tiny")
 flags.adopt_module_key_flags(cli)  # list the shared flags in --help
-flags.DEFINE_integer("num_train", 2400, "Synthetic training images (when generating).")
-flags.DEFINE_integer("num_test", 600, "Synthetic test images (when generating).")
+flags.DEFINE_integer("num_train", 2400, "Synthetic training images (when generating).",
+                     lower_bound=1)
+flags.DEFINE_integer("num_test", 600, "Synthetic test images (when generating).", lower_bound=1)
 FLAGS = flags.FLAGS
 
 
