@@ -67,10 +67,10 @@ def read_splits(config: MirrorGANConfig):
         return (load_split(config.data, config.text, "train"),
                 load_split(config.data, config.text, "test"))
     except DatasetLayoutError as error:
-        source = DATA_SOURCES.get(config.data.dataset, "see README.md, section Data")
         raise DatasetLayoutError(
             f"{error}\n\nData set {config.data.dataset!r} not found or incomplete in "
-            f"{config.data.data_dir!r}. Get it from: {source} (README.md, section Data)."
+            f"{config.data.data_dir!r}. Get it from: {DATA_SOURCES[config.data.dataset]} "
+            "(docs/data.md, section How to obtain them)."
         ) from error
 
 

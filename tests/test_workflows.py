@@ -49,8 +49,10 @@ def test_three_stages_write_their_files_and_resume(config, tmp_path):
 def test_missing_data_set_says_where_to_get_it(config, tmp_path):
     missing = dataclasses.replace(config, data=dataclasses.replace(
         config.data, dataset="cub", data_dir=str(tmp_path / "nowhere")))
-    with pytest.raises(DatasetLayoutError, match="CUB-200-2011"):
+    with pytest.raises(DatasetLayoutError, match=r"CUB-200-2011.*\(docs/data\.md, section "
+                                                  r"How to obtain them\)"):
         workflows.pretrain_damsm(missing, tmp_path / "run", epochs=1, verbose=0)
+    assert not (tmp_path / "run").exists()
 
 
 def test_gan_without_pretrained_encoders_names_the_recipe(config, tmp_path):
