@@ -7,7 +7,7 @@ import logging
 
 from absl import flags
 
-from mirrorgan_keras import distribute
+from mirrorgan_keras import distribute, run_files
 from mirrorgan_keras.config import (
     MIXED_PRECISION_POLICIES,
     PRESETS,
@@ -78,6 +78,13 @@ def config_from_flags(stage_batch_key: str | None = None, **stage_values) -> Mir
 
 def run_dir() -> str:
     return FLAGS.run_dir or f"runs/{FLAGS.preset}"
+
+
+def hold_run_lock(directory, distribution):
+    """The run directory's lock for a recipe that runs several stages: no other training
+    process gets in between them (:func:`mirrorgan_keras.run_files.hold_run_lock`)."""
+    return run_files.hold_run_lock(
+        run_files.RunFiles(directory, distribute.worker_name(distribution)))
 
 
 def verbosity():

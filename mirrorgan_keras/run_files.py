@@ -8,10 +8,12 @@
 <run_dir>/vocabulary.txt, initial_gan/   converted runs (mirrorgan_keras.convert): the
                                vocabulary, and the generator + discriminators the GAN starts from
 <run_dir>/checkpoints/<stage>/ (the chief's), checkpoints/<task>-<index>/<stage>/ (a worker's)
+<run_dir>/.lock, .lock-<task>-<index>   the run lock of the chief, of a worker (hold_run_lock)
 ```
 
 :func:`atomic_path` is the one way the package writes a file or directory that someone may
-read while it is written (weights, checkpoints, exports, data sets, caches). This module does
+read while it is written (weights, checkpoints, exports, data sets, caches).
+:func:`hold_run_lock` keeps a second training process out of a run directory. This module does
 not import TensorFlow: the plain data readers use it.
 """
 
@@ -19,10 +21,16 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
+import fcntl
 import json
+import logging
 import os
 import secrets
 import shutil
+import socket
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +39,8 @@ from mirrorgan_keras.config import MirrorGANConfig, override
 
 if TYPE_CHECKING:
     import keras
+
+logger = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -102,10 +112,83 @@ class RunFiles:
     logs = property(lambda self: self.root / "logs")
 
     chief = property(lambda self: self.worker is None)
+    # One lock per worker: workers that share a run directory do not lock each other out.
+    lock = property(lambda self: self.root / (".lock" if self.chief else f".lock-{self.worker}"))
 
     def checkpoints(self, stage: str) -> Path:
         """The stage's checkpoints; a non-chief worker's own backups of them."""
         return self.root / "checkpoints" / (stage if self.chief else f"{self.worker}/{stage}")
+
+
+class RunDirectoryLockedError(RuntimeError):
+    """Another live process holds the run directory's lock; the message names it."""
+
+
+_HELD_LOCKS: set[Path] = set()  # the lock files this process holds
+_NO_LOCKING = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS)  # a filesystem without flock
+
+
+@contextlib.contextmanager
+def hold_run_lock(files: RunFiles) -> Iterator[None]:
+    """Holds the lock of ``files`` (``<run_dir>/.lock``, a worker's ``.lock-<worker>``) for the
+    block, or raises :class:`RunDirectoryLockedError` naming the process that holds it.
+
+    The lock is ``fcntl.flock`` on that file: the operating system releases it when its process
+    ends, killed or not, so a lock file left by a dead process never blocks. The file records
+    the holder's pid, host, command and start time for the message. Reentrant within a process
+    (a recipe holds it across the stages it runs). A filesystem that does not support flock
+    gets a warning and no lock.
+    """
+    path = Path(os.path.abspath(files.lock))
+    if path in _HELD_LOCKS:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        _lock_or_refuse(descriptor, path)
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, json.dumps(_holder()).encode(), 0)
+        _HELD_LOCKS.add(path)
+        try:
+            yield
+        finally:
+            _HELD_LOCKS.discard(path)
+            os.ftruncate(descriptor, 0)
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def _lock_or_refuse(descriptor: int, path: Path) -> None:
+    """Takes the exclusive flock of ``path`` without waiting, or raises naming its holder."""
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise RunDirectoryLockedError(
+            f"{path.parent} is in use by another training process ({_describe_holder(path)}); "
+            "wait for it to end or stop it, or give another --run_dir"
+        ) from None
+    except OSError as error:
+        if error.errno not in _NO_LOCKING:
+            raise
+        logger.warning("cannot lock %s (%s): nothing keeps a second training process out of "
+                       "%s", path, error.strerror, path.parent)
+
+
+def _holder() -> dict:
+    """What the lock file records about this process."""
+    return {"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(sys.argv),
+            "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def _describe_holder(path: Path) -> str:
+    """``pid 123 on host h since …: command`` from a lock file (written just after locking)."""
+    try:
+        holder = json.loads(path.read_text())
+        return (f"pid {holder['pid']} on host {holder['host']} since {holder['since']}: "
+                f"{holder['command']}")
+    except (OSError, ValueError, KeyError, TypeError):
+        return "a process that has not recorded itself yet"
 
 
 def require_run_file(path: Path, recipe: str):

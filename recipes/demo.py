@@ -63,7 +63,16 @@ def main(argv):
     del argv
     config = cli.config_from_flags(**{"data.data_dir": FLAGS.data_dir or "data/synthetic_birds"})
     run_dir = Path(FLAGS.run_dir or "runs/demo")
-    strategy, verbose, phases, start = cli.strategy(), cli.verbosity(), {}, time.time()
+    strategy = cli.strategy()
+    with cli.hold_run_lock(run_dir, strategy):
+        metrics = run_demo(config, run_dir, strategy)
+    print(json.dumps(metrics, indent=1))
+
+
+def run_demo(config, run_dir: Path, strategy) -> dict:
+    """Data (when missing), the three stages, the evaluation and the demo's files; returns the
+    metrics."""
+    verbose, phases, start = cli.verbosity(), {}, time.time()
     if not (Path(config.data.data_dir) / "attributes.json").exists():
         timed(phases, "data", generate_synthetic_birds, config.data.data_dir,
               num_train=FLAGS.num_train, num_test=FLAGS.num_test, image_size=FLAGS.image_size,
@@ -88,7 +97,7 @@ def main(argv):
                "mirrorgan": gan, "redescription": redescription,
                "sample_grid": str(run_dir / "samples.png")}
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    print(json.dumps(metrics, indent=1))
+    return metrics
 
 
 if __name__ == "__main__":

@@ -36,13 +36,14 @@ def main(argv):
     def missing(path):  # on any worker: then all of them pretrain again (resuming)
         return not workflows.exists_on_every_worker(path, strategy)
 
-    if FLAGS.damsm_weights is None and missing(files.damsm):
-        workflows.pretrain_damsm(config, files.root, strategy, seed=FLAGS.seed,
-                                 verbose=cli.verbosity())
-    if FLAGS.stream_weights is None and missing(files.stream):
-        workflows.pretrain_stream(config, files.root, strategy, seed=FLAGS.seed,
-                                  verbose=cli.verbosity())
-    cli.gan_main(argv, strategy)
+    with cli.hold_run_lock(files.root, strategy):
+        if FLAGS.damsm_weights is None and missing(files.damsm):
+            workflows.pretrain_damsm(config, files.root, strategy, seed=FLAGS.seed,
+                                     verbose=cli.verbosity())
+        if FLAGS.stream_weights is None and missing(files.stream):
+            workflows.pretrain_stream(config, files.root, strategy, seed=FLAGS.seed,
+                                      verbose=cli.verbosity())
+        cli.gan_main(argv, strategy)
 
 
 if __name__ == "__main__":

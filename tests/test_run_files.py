@@ -1,20 +1,50 @@
 """Run-directory files and the atomic writes every writer of the package goes through."""
 
+import contextlib
+import errno
 import json
+import subprocess
+import sys
 
 import keras
 import numpy as np
 import pytest
 
+from mirrorgan_keras import run_files
 from mirrorgan_keras.config import get_preset
 from mirrorgan_keras.run_files import (
+    RunDirectoryLockedError,
     RunFiles,
     atomic_path,
+    hold_run_lock,
     load_run_config,
     require_run_file,
     save_weights,
     write_run_config,
 )
+
+# Takes the lock of the run directory argv[1] (worker argv[2] when given), says so, then waits.
+LOCKING_PROCESS = """
+import sys, time
+from mirrorgan_keras.run_files import RunFiles, hold_run_lock
+with hold_run_lock(RunFiles(sys.argv[1], *sys.argv[2:])):
+    print("locked", flush=True)
+    time.sleep(120)
+"""
+
+
+@contextlib.contextmanager
+def lock_held_by_another_process(run_dir, worker=None):
+    """A process that holds the lock of ``run_dir`` (or of its ``worker``); killed at the end."""
+    process = subprocess.Popen([sys.executable, "-c", LOCKING_PROCESS, str(run_dir),
+                                *([worker] if worker else [])],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline() == "locked\n"
+        yield process
+    finally:
+        process.kill()
+        process.wait()
 
 
 def test_atomic_file_appears_only_when_the_block_succeeds(tmp_path):
@@ -88,3 +118,45 @@ def test_config_of_an_older_run_with_dataset_birds_names_the_file_and_the_fix(tm
     files.config.write_text(json.dumps(recorded))
     with pytest.raises(ValueError, match=r'config\.json: data\.dataset "birds" is now "cub"'):
         load_run_config(tmp_path)
+
+
+def _try_lock(run_dir, worker=None) -> subprocess.CompletedProcess:
+    """Another process that takes the lock and exits at once."""
+    return subprocess.run([sys.executable, "-c", LOCKING_PROCESS.replace("time.sleep(120)", ""),
+                           str(run_dir), *([worker] if worker else [])],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_a_second_process_is_refused_naming_the_holder_until_it_dies(tmp_path):
+    with lock_held_by_another_process(tmp_path / "run") as holder:
+        refused = _try_lock(tmp_path / "run")
+        assert refused.returncode == 1
+        assert f"is in use by another training process (pid {holder.pid} on host " in (
+            refused.stderr)
+        assert _try_lock(tmp_path / "run", "worker-1").returncode == 0  # its own lock
+    assert _try_lock(tmp_path / "run").stdout == "locked\n"  # the dead holder's file stays
+
+
+def test_the_lock_is_reentrant_within_a_process_and_its_record_cleared_on_release(tmp_path):
+    files = RunFiles(tmp_path)
+    with hold_run_lock(files), hold_run_lock(RunFiles(tmp_path / ".")):
+        assert json.loads(files.lock.read_text())["pid"] > 0
+        assert _try_lock(tmp_path).returncode == 1
+    assert files.lock.read_text() == "" and _try_lock(tmp_path).returncode == 0
+
+
+def test_a_filesystem_without_locks_gets_a_warning(tmp_path, monkeypatch, caplog):
+    def unsupported(descriptor, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(run_files.fcntl, "flock", unsupported)
+    with hold_run_lock(RunFiles(tmp_path)):
+        pass
+    assert "nothing keeps a second training process out" in caplog.text
+
+
+def test_the_message_names_the_holders_pid_host_start_and_command(tmp_path):
+    with lock_held_by_another_process(tmp_path) as holder, pytest.raises(
+            RunDirectoryLockedError, match=rf"pid {holder.pid} on host .* since .*: -c"):
+        with hold_run_lock(RunFiles(tmp_path)):
+            pass

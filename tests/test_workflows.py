@@ -11,7 +11,9 @@ from mirrorgan_keras.config import override
 from mirrorgan_keras.data import DatasetLayoutError, load_split
 from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds
 from mirrorgan_keras.evaluation import redescription_loss
+from mirrorgan_keras.run_files import RunDirectoryLockedError
 from tests.models.factories import tiny_config
+from tests.test_run_files import lock_held_by_another_process
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +61,10 @@ def test_gan_without_pretrained_encoders_names_the_recipe(config, tmp_path):
     with pytest.raises(FileNotFoundError, match="pretrain_damsm.py"):
         workflows.train_mirrorgan(config, tmp_path, steps=1, verbose=0)
 
+
+
+def test_a_stage_refuses_a_run_directory_that_another_process_trains_in(config, tmp_path):
+    with lock_held_by_another_process(tmp_path) as holder, pytest.raises(
+            RunDirectoryLockedError, match=f"pid {holder.pid} on host"):
+        workflows.pretrain_damsm(config, tmp_path, epochs=1, verbose=0)
+    assert [p.name for p in tmp_path.iterdir()] == [".lock"]  # no config.json
