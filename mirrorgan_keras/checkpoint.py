@@ -5,8 +5,9 @@ the training state, in order: model weights, batch-norm statistics, seed-generat
 optimizer slots and step counters, the generator's moving average) and ``manifest.json``
 (step, the configuration it was trained with, and each variable's shape). It is written to a
 temporary directory and renamed into place, so a crash never leaves half a checkpoint (the
-next save removes what a killed writer left in its temporary directory). Restoring checks the
-configuration and the shapes first and names what differs.
+next stage start removes what a killed writer left:
+:func:`~mirrorgan_keras.run_files.remove_leftovers`). Restoring checks the configuration and
+the shapes first and names what differs.
 """
 
 from __future__ import annotations
@@ -56,14 +57,7 @@ class TrainingCheckpoint:
         self.keep = keep
 
     def save(self, step: int) -> Path:
-        """Writes the checkpoint of ``step`` atomically and prunes old ones; returns its path.
-
-        One process writes a directory: hidden (temporary) directories found there are left
-        by a writer that was killed, and are removed.
-        """
-        self.directory.mkdir(parents=True, exist_ok=True)
-        for stale in self.directory.glob(".*"):
-            shutil.rmtree(stale, ignore_errors=True)
+        """Writes the checkpoint of ``step`` atomically and prunes old ones; returns its path."""
         final = checkpoint_path(self.directory, step)
         with atomic_path(final, directory=True) as staging:
             arrays = {f"v{i:05d}": np.asarray(keras.ops.convert_to_numpy(v))

@@ -26,6 +26,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -77,8 +78,12 @@ def atomic_path(target: str | os.PathLike, directory: bool = False,
             staging.unlink(missing_ok=True)
 
 
+_STAGING_NAME = re.compile(r"^\.[0-9a-f]{8}-.")  # .<8 hex digits>-<target name>
+
+
 def _new_staging_path(target: Path, directory: bool) -> Path:
-    """Creates and returns ``<parent>/.<random>-<name>``, a file or a directory."""
+    """Creates and returns ``<parent>/.<random>-<name>`` (:data:`_STAGING_NAME`), a file or a
+    directory."""
     while True:
         staging = target.parent / f".{secrets.token_hex(4)}-{target.name}"
         try:
@@ -189,6 +194,41 @@ def _describe_holder(path: Path) -> str:
                 f"{holder['command']}")
     except (OSError, ValueError, KeyError, TypeError):
         return "a process that has not recorded itself yet"
+
+
+def remove_leftovers(files: RunFiles, stage: str) -> list[Path]:
+    """Removes what killed writers left (:func:`atomic_path`'s temporary names, nothing else)
+    in the run directory and in this worker's checkpoints of ``stage``; returns the paths.
+
+    Call it holding :func:`hold_run_lock`: no process of this worker writes there then. The
+    run directory itself is skipped while another worker that shares it holds its lock.
+    """
+    directories = [files.checkpoints(stage)]
+    if not _shared_with_a_live_worker(files):
+        directories.append(files.root)
+    removed = [path for directory in directories if directory.is_dir()
+               for path in directory.iterdir() if _STAGING_NAME.match(path.name)]
+    for path in removed:
+        logger.info("removing %s, left by a killed writer", path)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    return removed
+
+
+def _shared_with_a_live_worker(files: RunFiles) -> bool:
+    """Whether another lock file of the run directory is held (or cannot be tested)."""
+    own = Path(os.path.abspath(files.lock))
+    for path in files.root.glob(".lock*"):
+        if Path(os.path.abspath(path)) == own:
+            continue
+        with open(path, "rb") as lock_file:
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released on close
+            except OSError:
+                return True
+    return False
 
 
 def require_run_file(path: Path, recipe: str):

@@ -47,6 +47,7 @@ from mirrorgan_keras.run_files import (
     RunFiles,
     hold_run_lock,
     load_run_config,
+    remove_leftovers,
     require_run_file,
     save_weights,
     write_run_config,
@@ -107,16 +108,18 @@ def _fit_stage(model, stage: str, files: RunFiles, config, *, records, purpose: 
 
 
 @contextlib.contextmanager
-def _open_stage(config: MirrorGANConfig, run_dir, strategy):
+def _open_stage(config: MirrorGANConfig, run_dir, strategy, stage: str):
     """A stage's life: yields this worker's run files, start time, (train, test) records and
     strategy, holding the run directory's lock (:func:`hold_run_lock`) until the stage ends.
 
-    The data is read first, so a missing data set leaves no run directory behind. The chief
-    records the configuration."""
+    The data is read first, so a missing data set leaves no run directory behind. Then what
+    killed writers left is removed (:func:`remove_leftovers`) and the chief records the
+    configuration."""
     strategy, start = strategy or tf.distribute.get_strategy(), time.time()
     files = RunFiles(run_dir, distribute.worker_name(strategy))
     train, test = read_splits(config)
     with hold_run_lock(files):
+        remove_leftovers(files, stage)
         if files.chief:
             write_run_config(files, config, train.vocabulary.size)
         yield files, start, train, test, strategy
@@ -131,7 +134,8 @@ def pretrain_damsm(config: MirrorGANConfig, run_dir, strategy=None, *,
     """
     epochs = config.damsm.epochs if epochs is None else epochs
     _check_positive(epochs=epochs)
-    with _open_stage(config, run_dir, strategy) as (files, start, train, test, strategy):
+    stage = _open_stage(config, run_dir, strategy, "damsm")
+    with stage as (files, start, train, test, strategy):
         per_epoch = epoch_steps(train, config.damsm.batch_size)
         with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
             damsm = DAMSM.from_mirrorgan_config(config, train.vocabulary.size)
@@ -163,7 +167,8 @@ def pretrain_stream(config: MirrorGANConfig, run_dir, strategy=None, *,
     """
     epochs = config.stream.epochs if epochs is None else epochs
     _check_positive(epochs=epochs)
-    with _open_stage(config, run_dir, strategy) as (files, start, train, test, strategy):
+    stage = _open_stage(config, run_dir, strategy, "stream")
+    with stage as (files, start, train, test, strategy):
         per_epoch = epoch_steps(train, config.stream.batch_size)
         with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
             stream = STREAM.from_mirrorgan_config(config, train.vocabulary.size)
@@ -214,7 +219,8 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, *,
     """
     _check_positive(steps=1 if steps is None else steps, checkpoint_every=checkpoint_every,
                     sample_every=sample_every)
-    with _open_stage(config, run_dir, strategy) as (files, start, train, test, strategy):
+    stage = _open_stage(config, run_dir, strategy, "mirrorgan")
+    with stage as (files, start, train, test, strategy):
         vocab_size = train.vocabulary.size
         damsm_weights = Path(damsm_weights or files.damsm)
         stream_weights = Path(stream_weights or files.stream)

@@ -71,11 +71,3 @@ def test_restore_step_and_latest_step(tmp_path):
     assert checkpoint.restore_step(2) == 2
     with pytest.raises(FileNotFoundError, match="no checkpoint of step 6"):
         checkpoint.restore_step(6)
-
-
-def test_save_removes_what_a_killed_writer_left(tmp_path):
-    checkpoint = TrainingCheckpoint(tmp_path, _variables(), {})
-    (tmp_path / ".ckpt-4-killed").mkdir(parents=True)
-    (tmp_path / ".ckpt-4-killed" / "state.npz").write_bytes(b"half")
-    checkpoint.save(4)
-    assert [p.name for p in tmp_path.iterdir()] == ["ckpt-000000004"]

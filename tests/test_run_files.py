@@ -3,6 +3,7 @@
 import contextlib
 import errno
 import json
+import re
 import subprocess
 import sys
 
@@ -18,6 +19,7 @@ from mirrorgan_keras.run_files import (
     atomic_path,
     hold_run_lock,
     load_run_config,
+    remove_leftovers,
     require_run_file,
     save_weights,
     write_run_config,
@@ -52,6 +54,7 @@ def test_atomic_file_appears_only_when_the_block_succeeds(tmp_path):
     with atomic_path(target) as staging:
         assert staging.parent == target.parent and staging.name.startswith(".")
         assert staging.name.endswith("-model.weights.h5")  # writers that check the suffix
+        assert re.fullmatch(r"\.[0-9a-f]{8}-model\.weights\.h5", staging.name)  # leftovers
         assert not target.exists()
         staging.write_text("first")
     assert target.read_text() == "first"
@@ -160,3 +163,36 @@ def test_the_message_names_the_holders_pid_host_start_and_command(tmp_path):
             RunDirectoryLockedError, match=rf"pid {holder.pid} on host .* since .*: -c"):
         with hold_run_lock(RunFiles(tmp_path)):
             pass
+
+
+def _plant(files: RunFiles, stage: str) -> tuple[list, list]:
+    """What killed writers leave (a 0-byte weights file, a staging checkpoint directory) and
+    user files that look a little like it, in the run directory of ``files``."""
+    files.root.mkdir(parents=True, exist_ok=True)
+    leftover_file = files.root / ".1a2b3c4d-generator_ema.weights.h5"
+    leftover_file.touch()
+    leftover_directory = files.checkpoints(stage) / ".0badf00d-ckpt-000000004"
+    leftover_directory.mkdir(parents=True)
+    (leftover_directory / "state.npz").write_bytes(b"half")
+    user = [files.root / ".notes", files.root / ".0badf00d", files.root / ".xyz12345-config.json",
+            files.root / "0badf00d-x", files.checkpoints(stage) / ".keep"]
+    for path in user:
+        path.write_text("mine")
+    return [leftover_file, leftover_directory], user
+
+
+def test_leftovers_of_killed_writers_are_removed_and_nothing_else(tmp_path):
+    files = RunFiles(tmp_path)
+    leftovers, user = _plant(files, "mirrorgan")
+    assert sorted(remove_leftovers(files, "mirrorgan")) == sorted(leftovers)
+    assert not any(path.exists() for path in leftovers)
+    assert all(path.read_text() == "mine" for path in user)
+
+
+def test_a_worker_sharing_the_run_directory_keeps_its_files_while_it_runs(tmp_path):
+    chief = RunFiles(tmp_path)
+    (left_file, left_directory), _ = _plant(chief, "damsm")
+    with lock_held_by_another_process(tmp_path, "worker-1"):
+        assert remove_leftovers(chief, "damsm") == [left_directory]  # its own checkpoints
+    assert left_file.exists()
+    assert remove_leftovers(chief, "damsm") == [left_file]

@@ -28,7 +28,11 @@ def config(tmp_path_factory):
 
 
 def test_three_stages_write_their_files_and_resume(config, tmp_path):
+    leftover, user_file = tmp_path / ".0badf00d-generator_ema.weights.h5", tmp_path / ".notes"
+    leftover.touch()  # a kill during the final save of an earlier run
+    user_file.touch()
     damsm = workflows.pretrain_damsm(config, tmp_path, epochs=1, verbose=0)
+    assert not leftover.exists() and user_file.exists()
     stream = workflows.pretrain_stream(config, tmp_path, epochs=1, verbose=0)
     gan = workflows.train_mirrorgan(config, tmp_path, steps=2, checkpoint_every=1,
                                     sample_every=1, verbose=0)
