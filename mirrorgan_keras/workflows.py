@@ -108,18 +108,20 @@ def _fit_stage(model, stage: str, files: RunFiles, config, *, records, purpose: 
 
 
 @contextlib.contextmanager
-def _open_stage(config: MirrorGANConfig, run_dir, strategy, stage: str):
+def _open_stage(config: MirrorGANConfig, run_dir, strategy, stage: str, seed: int):
     """A stage's life: yields this worker's run files, start time, (train, test) records and
     strategy, holding the run directory's lock (:func:`hold_run_lock`) until the stage ends.
 
     The data is read first, so a missing data set leaves no run directory behind. Then what
-    killed writers left is removed (:func:`remove_leftovers`) and the chief records the
-    configuration."""
+    killed writers left is removed (:func:`remove_leftovers`), ``seed`` seeds Python, NumPy,
+    TensorFlow and Keras (the weight initialisers of the models the stage builds next), and
+    the chief records the configuration."""
     strategy, start = strategy or tf.distribute.get_strategy(), time.time()
     files = RunFiles(run_dir, distribute.worker_name(strategy))
     train, test = read_splits(config)
     with hold_run_lock(files):
         remove_leftovers(files, stage)
+        keras.utils.set_random_seed(seed)
         if files.chief:
             write_run_config(files, config, train.vocabulary.size)
         yield files, start, train, test, strategy
@@ -134,7 +136,7 @@ def pretrain_damsm(config: MirrorGANConfig, run_dir, strategy=None, *,
     """
     epochs = config.damsm.epochs if epochs is None else epochs
     _check_positive(epochs=epochs)
-    stage = _open_stage(config, run_dir, strategy, "damsm")
+    stage = _open_stage(config, run_dir, strategy, "damsm", seed)
     with stage as (files, start, train, test, strategy):
         per_epoch = epoch_steps(train, config.damsm.batch_size)
         with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
@@ -167,7 +169,7 @@ def pretrain_stream(config: MirrorGANConfig, run_dir, strategy=None, *,
     """
     epochs = config.stream.epochs if epochs is None else epochs
     _check_positive(epochs=epochs)
-    stage = _open_stage(config, run_dir, strategy, "stream")
+    stage = _open_stage(config, run_dir, strategy, "stream", seed)
     with stage as (files, start, train, test, strategy):
         per_epoch = epoch_steps(train, config.stream.batch_size)
         with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
@@ -219,7 +221,7 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, *,
     """
     _check_positive(steps=1 if steps is None else steps, checkpoint_every=checkpoint_every,
                     sample_every=sample_every)
-    stage = _open_stage(config, run_dir, strategy, "mirrorgan")
+    stage = _open_stage(config, run_dir, strategy, "mirrorgan", seed)
     with stage as (files, start, train, test, strategy):
         vocab_size = train.vocabulary.size
         damsm_weights = Path(damsm_weights or files.damsm)

@@ -11,6 +11,7 @@ from mirrorgan_keras.config import override
 from mirrorgan_keras.data import DatasetLayoutError, load_split
 from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds
 from mirrorgan_keras.evaluation import redescription_loss
+from mirrorgan_keras.models import DAMSM, GLAMGenerator
 from mirrorgan_keras.run_files import RunDirectoryLockedError
 from tests.models.factories import tiny_config
 from tests.test_run_files import lock_held_by_another_process
@@ -72,3 +73,23 @@ def test_a_stage_refuses_a_run_directory_that_another_process_trains_in(config, 
             RunDirectoryLockedError, match=f"pid {holder.pid} on host"):
         workflows.pretrain_damsm(config, tmp_path, epochs=1, verbose=0)
     assert [p.name for p in tmp_path.iterdir()] == [".lock"]  # no config.json
+
+
+def test_one_seed_gives_one_generator_another_seed_another(config, tmp_path):
+    """Two fresh runs with one seed are bit-identical: the seed also seeds the weights."""
+    config = override(config, {"train.lambda_stream": 0.0, "train.lambda_damsm": 0.0,
+                               "generator.stages": 1})  # a quick step to trace
+    vocab_size = load_split(config.data, config.text, "train").vocabulary.size
+    damsm_weights = tmp_path / "damsm.weights.h5"
+    run_files.save_weights(DAMSM.from_mirrorgan_config(config, vocab_size), damsm_weights)
+
+    def generator_after_a_step(run: str, seed: int) -> list:
+        workflows.train_mirrorgan(config, tmp_path / run, steps=1, seed=seed, verbose=0,
+                                  damsm_weights=damsm_weights)
+        path = run_files.RunFiles(tmp_path / run).generator
+        return GLAMGenerator.from_mirrorgan_config(config, path).get_weights()
+
+    first, again, other = (generator_after_a_step(run, seed)
+                           for run, seed in (("first", 3), ("again", 3), ("other", 4)))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other, strict=True))
