@@ -3,11 +3,12 @@
 A checkpoint is a directory ``<root>/ckpt-<step>/`` holding ``state.npz`` (every variable of
 the training state, in order: model weights, batch-norm statistics, seed-generator states,
 optimizer slots and step counters, the generator's moving average) and ``manifest.json``
-(step, the configuration it was trained with, and each variable's shape). It is written to a
-temporary directory and renamed into place, so a crash never leaves half a checkpoint (the
-next stage start removes what a killed writer left:
-:func:`~mirrorgan_keras.run_files.remove_leftovers`). Restoring checks the configuration and
-the shapes first and names what differs.
+(step, the format version :data:`~mirrorgan_keras.run_files.FORMAT_VERSION`, the configuration
+it was trained with, and each variable's shape). It is written to a temporary directory and
+renamed into place, so a crash never leaves half a checkpoint (the next stage start removes
+what a killed writer left: :func:`~mirrorgan_keras.run_files.remove_leftovers`). Restoring
+checks the format version, the configuration and the shapes first and names what differs
+(another format version: :class:`~mirrorgan_keras.run_files.WeightsFormatError`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from mirrorgan_keras.run_files import atomic_path
+from mirrorgan_keras.run_files import FORMAT_VERSION, atomic_path, check_format_version
 
 _NAME = re.compile(r"^ckpt-(\d+)$")
 
@@ -63,7 +64,7 @@ class TrainingCheckpoint:
             arrays = {f"v{i:05d}": np.asarray(keras.ops.convert_to_numpy(v))
                       for i, v in enumerate(self.variables)}
             np.savez(staging / "state.npz", **arrays)
-            manifest = {"step": step, "config": self.config,
+            manifest = {"step": step, "format_version": FORMAT_VERSION, "config": self.config,
                         "shapes": [list(a.shape) for a in arrays.values()],
                         "names": [v.path for v in self.variables]}
             (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
@@ -100,6 +101,7 @@ class TrainingCheckpoint:
         return int(manifest["step"])
 
     def _check_compatible(self, manifest: dict, path: Path):
+        check_format_version(manifest.get("format_version"), path)
         differences = _config_differences(manifest["config"], self.config)
         if differences:
             raise CheckpointMismatchError(

@@ -13,8 +13,10 @@
 
 :func:`atomic_path` is the one way the package writes a file or directory that someone may
 read while it is written (weights, checkpoints, exports, data sets, caches).
-:func:`hold_run_lock` keeps a second training process out of a run directory. This module does
-not import TensorFlow: the plain data readers use it.
+:func:`hold_run_lock` keeps a second training process out of a run directory. Weights files and
+checkpoints record :data:`FORMAT_VERSION`; :func:`load_weights` and the checkpoints refuse
+another one with :class:`WeightsFormatError`. This module does not import TensorFlow: the plain
+data readers use it.
 """
 
 from __future__ import annotations
@@ -36,12 +38,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import h5py
+
 from mirrorgan_keras.config import MirrorGANConfig, override
 
 if TYPE_CHECKING:
     import keras
 
 logger = logging.getLogger(__name__)
+
+# The layout of the variables of every model this library saves (their names, shapes and order
+# in weights files and checkpoints). Bump it when a layer's variables change: files written
+# with another version are refused with a message instead of Keras's load errors.
+FORMAT_VERSION = 1
+_FORMAT_ATTRIBUTE = "mirrorgan_keras_format_version"  # of the root group of a .weights.h5
 
 
 @contextlib.contextmanager
@@ -262,8 +272,41 @@ def load_run_config(run_dir, data_dir: str | None = None) -> MirrorGANConfig:
     return override(config, {"data.data_dir": data_dir}) if data_dir else config
 
 
+class WeightsFormatError(ValueError):
+    """A weights file or checkpoint of another :data:`FORMAT_VERSION` (or of none)."""
+
+
+def check_format_version(found: int | None, path) -> None:
+    """Raises :class:`WeightsFormatError` when ``found``, the format version recorded in the
+    file or checkpoint at ``path`` (None: none), is not :data:`FORMAT_VERSION`."""
+    if found == FORMAT_VERSION:
+        return
+    written = ("no format version (it was written before versions were recorded)"
+               if found is None else f"format version {found}")
+    raise WeightsFormatError(
+        f"{path} has {written}; this version of mirrorgan_keras reads format version "
+        f"{FORMAT_VERSION} only. Re-run the stage that wrote it (recipes/pretrain_damsm.py, "
+        "pretrain_stream.py, train_*.py, or convert_torch.py for converted weights), or load "
+        "it with the version of mirrorgan_keras that wrote it."
+    )
+
+
 def save_weights(model: keras.Model, path: Path):
-    """``model.save_weights(path)`` through :func:`atomic_path`: a reader never sees half a
-    file, and workers that write the same weights at once do not clash."""
+    """``model.save_weights(path)`` with :data:`FORMAT_VERSION` recorded in the file, through
+    :func:`atomic_path`: a reader never sees half a file, and workers that write the same
+    weights at once do not clash."""
     with atomic_path(path) as staging:
         model.save_weights(str(staging))
+        with h5py.File(staging, "a") as weights:
+            weights.attrs[_FORMAT_ATTRIBUTE] = FORMAT_VERSION
+
+
+def load_weights(model: keras.Model, path) -> None:
+    """``model.load_weights(path)`` for a file of :func:`save_weights`, whose format version is
+    checked first (:func:`check_format_version`)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"weights file {path} not found")
+    with h5py.File(path, "r") as weights:
+        found = weights.attrs.get(_FORMAT_ATTRIBUTE)
+    check_format_version(None if found is None else int(found), path)
+    model.load_weights(str(path))

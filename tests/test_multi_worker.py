@@ -57,8 +57,8 @@ def setup(tmp_path_factory) -> dict:
     vocab_size = load_split(config.data, config.text, "train").vocabulary.size
     files = run_files.RunFiles(root)
     keras.utils.set_random_seed(0)
-    DAMSM.from_mirrorgan_config(config, vocab_size).save_weights(files.damsm)
-    STREAM.from_mirrorgan_config(config, vocab_size).save_weights(files.stream)
+    run_files.save_weights(DAMSM.from_mirrorgan_config(config, vocab_size), files.damsm)
+    run_files.save_weights(STREAM.from_mirrorgan_config(config, vocab_size), files.stream)
     return {"config": config.to_dict(), "damsm": str(files.damsm), "stream": str(files.stream)}
 
 

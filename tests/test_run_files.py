@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -14,11 +15,14 @@ import pytest
 from mirrorgan_keras import run_files
 from mirrorgan_keras.config import get_preset
 from mirrorgan_keras.run_files import (
+    FORMAT_VERSION,
     RunDirectoryLockedError,
     RunFiles,
+    WeightsFormatError,
     atomic_path,
     hold_run_lock,
     load_run_config,
+    load_weights,
     remove_leftovers,
     require_run_file,
     save_weights,
@@ -103,14 +107,33 @@ def test_worker_checkpoints_are_its_own(tmp_path):
     assert worker.checkpoints("gan") == tmp_path / "checkpoints" / "worker-1" / "gan"
 
 
+def _dense():
+    return keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+
+
 def test_save_weights_writes_loadable_weights_and_no_staging(tmp_path):
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model = _dense()
     save_weights(model, tmp_path / "dense.weights.h5")
-    copy = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    copy.load_weights(tmp_path / "dense.weights.h5")
+    copy = _dense()
+    load_weights(copy, tmp_path / "dense.weights.h5")
     for a, b in zip(model.weights, copy.weights, strict=True):
         np.testing.assert_array_equal(a, b)
     assert [p.name for p in tmp_path.iterdir()] == ["dense.weights.h5"]
+    copy.load_weights(tmp_path / "dense.weights.h5")  # still a plain Keras weights file
+
+
+def test_weights_of_another_or_no_format_version_are_refused_saying_what_to_do(tmp_path):
+    old, other = tmp_path / "old.weights.h5", tmp_path / "other.weights.h5"
+    _dense().save_weights(old)  # as before format versions
+    save_weights(_dense(), other)
+    with h5py.File(other, "a") as weights:
+        weights.attrs["mirrorgan_keras_format_version"] = FORMAT_VERSION + 1
+    for path, written in ((old, "no format version"),
+                          (other, f"format version {FORMAT_VERSION + 1}")):
+        with pytest.raises(WeightsFormatError, match=(
+                rf"{path} has {written}.*reads format version {FORMAT_VERSION} only\. Re-run "
+                r"the stage that wrote it .*or load it with the version of mirrorgan_keras")):
+            load_weights(_dense(), path)
 
 
 def test_config_of_an_older_run_with_dataset_birds_names_the_file_and_the_fix(tmp_path):
