@@ -294,6 +294,20 @@ RULES: dict[str, Rule] = {
     "compute.mixed_precision": one_of(MIXED_PRECISION_POLICIES),
 }
 
+# The keys that each saved model's weights depend on (their shapes, and the input size the
+# encoders were trained at): a run's weight files are only loaded with the values they were
+# written with.
+WEIGHT_KEYS: dict[str, tuple[str, ...]] = {
+    "damsm": ("text.word_embedding_dim", "text.embedding_dim", "damsm.backbone",
+              "damsm.image_size"),
+    "stream": ("stream.backbone", "stream.image_size", "stream.embed_size", "stream.hidden_size"),
+    "generator": ("text.embedding_dim", "generator.ngf", "generator.z_dim",
+                  "generator.condition_dim", "generator.res_blocks", "generator.stages",
+                  "generator.base_size", "generator.sentence_attention"),
+    "discriminator": ("text.embedding_dim", "generator.stages", "generator.base_size",
+                      "discriminator.ndf"),
+}
+
 _TYPE_NAMES = {bool: "True or False", int: "an integer", float: "a number", str: "a string",
                type(None): "None"}
 

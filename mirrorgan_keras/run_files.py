@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 import h5py
 
-from mirrorgan_keras.config import MirrorGANConfig, override
+from mirrorgan_keras.config import WEIGHT_KEYS, MirrorGANConfig, override
 
 if TYPE_CHECKING:
     import keras
@@ -129,6 +129,13 @@ class RunFiles:
     chief = property(lambda self: self.worker is None)
     # One lock per worker: workers that share a run directory do not lock each other out.
     lock = property(lambda self: self.root / (".lock" if self.chief else f".lock-{self.worker}"))
+
+    def saved_models(self) -> dict[Path, tuple[str, ...]]:
+        """``{weights file or directory of the run: the models it holds}`` (``WEIGHT_KEYS``
+        names), for those that exist."""
+        models = {self.damsm: ("damsm",), self.stream: ("stream",),
+                  self.generator: ("generator",), self.initial_gan: ("generator", "discriminator")}
+        return {path: names for path, names in models.items() if path.exists()}
 
     def checkpoints(self, stage: str) -> Path:
         """The stage's checkpoints; a non-chief worker's own backups of them."""
@@ -248,16 +255,48 @@ def require_run_file(path: Path, recipe: str):
                                 "--run_dir first, or pass the weights file")
 
 
+class RunConfigMismatchError(ValueError):
+    """A configuration differs from the run's in what its weight files depend on."""
+
+
 def write_run_config(files: RunFiles, config: MirrorGANConfig, vocab_size: int):
-    """Records the configuration of the run, or checks it against the one recorded."""
+    """Records the configuration of the run. When one is recorded, the vocabulary size and the
+    keys that the run's weight files depend on (:data:`~mirrorgan_keras.config.WEIGHT_KEYS`)
+    must not change: ValueError, or :class:`RunConfigMismatchError` naming the keys and the
+    ``--set`` flags that give the run's values."""
     values = {"config": config.to_dict(), "vocab_size": vocab_size}
     if files.config.exists():
         recorded = json.loads(files.config.read_text())
         if recorded["vocab_size"] != vocab_size:
             raise ValueError(f"{files.config}: vocabulary size {recorded['vocab_size']} was "
                              f"recorded, the data now gives {vocab_size}")
+        _check_weight_keys(files, recorded["config"], values["config"])
     with atomic_path(files.config) as staging:
         staging.write_text(json.dumps(values, indent=1))
+
+
+def _check_weight_keys(files: RunFiles, recorded: dict, current: dict) -> None:
+    """Raises RunConfigMismatchError when ``current`` (a config dict) differs from ``recorded``
+    in a key that the run's existing weight files depend on."""
+    saved = files.saved_models()
+    keys = dict.fromkeys(key for names in saved.values() for name in names
+                         for key in WEIGHT_KEYS[name])
+    differing = [(key, _lookup(recorded, key), _lookup(current, key)) for key in keys
+                 if _lookup(recorded, key) != _lookup(current, key)]
+    if differing:
+        raise RunConfigMismatchError(
+            f"{files.config} records other values of keys that the weights in the run "
+            f"({', '.join(path.name for path in saved)}) depend on: "
+            + ", ".join(f"{key} (run: {old!r}, now: {new!r})" for key, old, new in differing)
+            + ". Give the run's values: "
+            + " ".join(f"--set {key}={old}" for key, old, _ in differing)
+            + " (or give another --run_dir)"
+        )
+
+
+def _lookup(values: dict, dotted: str):
+    section, _, key = dotted.partition(".")
+    return values.get(section, {}).get(key)
 
 
 def load_run_config(run_dir, data_dir: str | None = None) -> MirrorGANConfig:

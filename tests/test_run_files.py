@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from mirrorgan_keras import run_files
-from mirrorgan_keras.config import get_preset
+from mirrorgan_keras.config import get_preset, override
 from mirrorgan_keras.run_files import (
     FORMAT_VERSION,
+    RunConfigMismatchError,
     RunDirectoryLockedError,
     RunFiles,
     WeightsFormatError,
@@ -91,6 +92,27 @@ def test_run_config_is_recorded_checked_and_read_back(tmp_path):
     assert load_run_config(files.root, "moved/data").data.data_dir == "moved/data"
     with pytest.raises(ValueError, match="vocabulary size 50 was recorded"):
         write_run_config(files, config, vocab_size=51)
+
+
+def test_a_config_that_does_not_fit_the_runs_weights_is_refused_naming_the_fix(tmp_path):
+    """A converted run (its DAMSM in torchvision's Inception) and a recipe's preset."""
+    files = RunFiles(tmp_path)
+    converted = override(get_preset("cub"), {"damsm.backbone": "inception_v3_torch",
+                                             "damsm.weights": None})
+    write_run_config(files, converted, vocab_size=50)
+    write_run_config(files, get_preset("cub"), vocab_size=50)  # no weights yet: any config
+    write_run_config(files, converted, vocab_size=50)
+    files.damsm.touch()
+    with pytest.raises(RunConfigMismatchError, match=re.escape(
+            "records other values of keys that the weights in the run (damsm.weights.h5) "
+            "depend on: damsm.backbone (run: 'inception_v3_torch', now: 'inception_v3'). Give "
+            "the run's values: --set damsm.backbone=inception_v3_torch (or give another "
+            "--run_dir)")):
+        write_run_config(files, get_preset("cub"), vocab_size=50)
+    assert load_run_config(tmp_path) == converted
+    fixed = override(get_preset("cub"), {"damsm.backbone": "inception_v3_torch",
+                                         "damsm.weights": None, "damsm.batch_size": 8})
+    write_run_config(files, fixed, vocab_size=50)  # other training values are fine
 
 
 def test_missing_run_file_names_the_recipe(tmp_path):

@@ -12,7 +12,7 @@ from mirrorgan_keras.data import DatasetLayoutError, load_split
 from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds
 from mirrorgan_keras.evaluation import redescription_loss
 from mirrorgan_keras.models import DAMSM, GLAMGenerator
-from mirrorgan_keras.run_files import RunDirectoryLockedError
+from mirrorgan_keras.run_files import RunConfigMismatchError, RunDirectoryLockedError
 from tests.models.factories import tiny_config
 from tests.test_run_files import lock_held_by_another_process
 
@@ -93,3 +93,18 @@ def test_one_seed_gives_one_generator_another_seed_another(config, tmp_path):
                            for run, seed in (("first", 3), ("again", 3), ("other", 4)))
     assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
     assert not all(np.array_equal(a, b) for a, b in zip(first, other, strict=True))
+
+
+def test_a_stage_refuses_a_config_that_does_not_fit_the_runs_weights(config, tmp_path):
+    converted = override(config, {"text.embedding_dim": 32, "generator.ngf": 16})
+    vocab_size = load_split(config.data, config.text, "train").vocabulary.size
+    files = run_files.RunFiles(tmp_path)
+    run_files.write_run_config(files, converted, vocab_size)
+    files.generator.touch()
+    with pytest.raises(RunConfigMismatchError, match=r"text\.embedding_dim \(run: 32, now: 16\)"
+                                                     r", generator\.ngf \(run: 16, now: 8\)\. "
+                                                     r"Give the run's values: --set "
+                                                     r"text\.embedding_dim=32 --set "
+                                                     r"generator\.ngf=16"):
+        workflows.pretrain_stream(config, tmp_path, epochs=1, verbose=0)
+    assert run_files.load_run_config(tmp_path) == converted
