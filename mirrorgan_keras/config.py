@@ -144,7 +144,7 @@ class TrainConfig(_Section):
 
 @dataclass(frozen=True)
 class ComputeConfig(_Section):
-    """How every training step is computed (README, section Performance).
+    """How every training step is computed (docs/performance.md).
 
     ``jit_compile``: compile the steps with XLA (on a 2-core CPU it was slower: measure first).
     ``mixed_precision``: a Keras dtype policy: None or "float32" (default), "mixed_bfloat16"

@@ -231,15 +231,8 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, *,
             require_run_file(stream_weights, "recipes/pretrain_stream.py")
         if steps is None:
             steps = config.train.max_epoch * epoch_steps(train, config.train.batch_size)
-        with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
-            damsm = DAMSM.from_mirrorgan_config(config, vocab_size, damsm_weights)
-            stream = (STREAM.from_mirrorgan_config(config, vocab_size, stream_weights)
-                      if config.train.lambda_stream > 0 else None)
-            gan = MirrorGAN.from_mirrorgan_config(config, damsm.text_encoder, stream=stream,
-                                                  image_encoder=damsm.image_encoder, seed=seed)
-            gan.compile(*adam_optimizers(config.train, config.generator.stages),
-                        jit_compile=config.compute.jit_compile)
-            gan.initialize(config.text.words_num)
+        gan = _build_mirrorgan(config, vocab_size, strategy, damsm_weights=damsm_weights,
+                               stream_weights=stream_weights, seed=seed)
         # A checkpoint, if any, overrides the initial state.
         if exists_on_every_worker(files.initial_gan, strategy):
             gan.start_from(files.initial_gan, config)
@@ -254,6 +247,21 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, *,
         if files.chief:
             save_weights(gan.sync_ema_generator(), files.generator)
         return _summary(history, {}, start, steps=steps)
+
+
+def _build_mirrorgan(config: MirrorGANConfig, vocab_size: int, strategy, *, damsm_weights,
+                     stream_weights, seed: int) -> MirrorGAN:
+    """The compiled, initialised MirrorGAN with the pretrained encoders, in ``strategy``."""
+    with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
+        damsm = DAMSM.from_mirrorgan_config(config, vocab_size, damsm_weights)
+        stream = (STREAM.from_mirrorgan_config(config, vocab_size, stream_weights)
+                  if config.train.lambda_stream > 0 else None)
+        gan = MirrorGAN.from_mirrorgan_config(config, damsm.text_encoder, stream=stream,
+                                              image_encoder=damsm.image_encoder, seed=seed)
+        gan.compile(*adam_optimizers(config.train, config.generator.stages),
+                    jit_compile=config.compute.jit_compile)
+        gan.initialize(config.text.words_num)
+    return gan
 
 
 def _summary(history, test_losses: dict, start: float, **values) -> dict:
