@@ -3,10 +3,12 @@
 A checkpoint is a directory ``<root>/ckpt-<step>/`` holding ``state.npz`` (every variable of
 the training state, in order: model weights, batch-norm statistics, seed-generator states,
 optimizer slots and step counters, the generator's moving average) and ``manifest.json``
-(step, the configuration it was trained with, and each variable's shape). It is written to a
-temporary directory and renamed into place, so a crash never leaves half a checkpoint (the
-next save removes what a killed writer left in its temporary directory). Restoring checks the
-configuration and the shapes first and names what differs.
+(step, the format version :data:`~mirrorgan_keras.run_files.FORMAT_VERSION`, the configuration
+it was trained with, and each variable's shape). It is written to a temporary directory and
+renamed into place, so a crash never leaves half a checkpoint (the next stage start removes
+what a killed writer left: :func:`~mirrorgan_keras.run_files.remove_leftovers`). Restoring
+checks the format version, the configuration and the shapes first and names what differs
+(another format version: :class:`~mirrorgan_keras.run_files.WeightsFormatError`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from mirrorgan_keras.run_files import atomic_path
+from mirrorgan_keras.run_files import FORMAT_VERSION, atomic_path, check_format_version
 
 _NAME = re.compile(r"^ckpt-(\d+)$")
 
@@ -56,20 +58,13 @@ class TrainingCheckpoint:
         self.keep = keep
 
     def save(self, step: int) -> Path:
-        """Writes the checkpoint of ``step`` atomically and prunes old ones; returns its path.
-
-        One process writes a directory: hidden (temporary) directories found there are left
-        by a writer that was killed, and are removed.
-        """
-        self.directory.mkdir(parents=True, exist_ok=True)
-        for stale in self.directory.glob(".*"):
-            shutil.rmtree(stale, ignore_errors=True)
+        """Writes the checkpoint of ``step`` atomically and prunes old ones; returns its path."""
         final = checkpoint_path(self.directory, step)
         with atomic_path(final, directory=True) as staging:
             arrays = {f"v{i:05d}": np.asarray(keras.ops.convert_to_numpy(v))
                       for i, v in enumerate(self.variables)}
             np.savez(staging / "state.npz", **arrays)
-            manifest = {"step": step, "config": self.config,
+            manifest = {"step": step, "format_version": FORMAT_VERSION, "config": self.config,
                         "shapes": [list(a.shape) for a in arrays.values()],
                         "names": [v.path for v in self.variables]}
             (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
@@ -106,6 +101,7 @@ class TrainingCheckpoint:
         return int(manifest["step"])
 
     def _check_compatible(self, manifest: dict, path: Path):
+        check_format_version(manifest.get("format_version"), path)
         differences = _config_differences(manifest["config"], self.config)
         if differences:
             raise CheckpointMismatchError(

@@ -7,7 +7,7 @@ import logging
 
 from absl import flags
 
-from mirrorgan_keras import distribute
+from mirrorgan_keras import distribute, run_files
 from mirrorgan_keras.config import (
     MIXED_PRECISION_POLICIES,
     PRESETS,
@@ -28,8 +28,10 @@ def define_common_flags(default_preset: str):
     flags.DEFINE_enum("strategy", "auto", list(distribute.STRATEGIES),
                       "tf.distribute strategy; auto = mirrored when several GPUs are visible.")
     flags.DEFINE_bool("resume", True, "Continue from the newest checkpoint of the run.")
-    flags.DEFINE_integer("seed", 0, "Seed of data order, augmentation and noise.")
-    flags.DEFINE_integer("batch_size", None, "Global batch size of this stage (default: preset).")
+    flags.DEFINE_integer("seed", 0, "Seed of weight initialisation, data order, augmentation "
+                         "and noise.", lower_bound=0)
+    flags.DEFINE_integer("batch_size", None, "Global batch size of this stage (default: preset).",
+                         lower_bound=1)
     flags.DEFINE_multi_string("set", [], "Config override KEY=VALUE, repeatable, e.g. "
                               "--set train.lambda_stream=10 --set generator.ngf=48.")
     flags.DEFINE_enum("verbose", "auto", ["auto", "0", "1", "2"], "Keras fit verbosity.")
@@ -60,16 +62,29 @@ def parse_overrides(assignments: list[str]) -> dict:
 def config_from_flags(stage_batch_key: str | None = None, **stage_values) -> MirrorGANConfig:
     """The preset with ``--data_dir``, ``--batch_size`` (as ``stage_batch_key``),
     ``--jit_compile``, ``--mixed_precision``, the stage's own flag values (dotted keys, None =
-    keep) and ``--set`` overrides applied in that order."""
+    keep) and ``--set`` overrides applied in that order.
+
+    Every value is checked here (:mod:`mirrorgan_keras.config`), before anything is written: a
+    wrong one exits with a message naming its key."""
     values = {"data.data_dir": FLAGS.data_dir, stage_batch_key: FLAGS.batch_size,
               "compute.jit_compile": FLAGS.jit_compile,
               "compute.mixed_precision": FLAGS.mixed_precision, **stage_values}
     values = {k: v for k, v in values.items() if k is not None and v is not None}
-    return override(override(get_preset(FLAGS.preset), values), parse_overrides(FLAGS.set))
+    try:
+        return override(override(get_preset(FLAGS.preset), values), parse_overrides(FLAGS.set))
+    except ValueError as error:
+        raise SystemExit(f"invalid configuration: {error}") from None
 
 
 def run_dir() -> str:
     return FLAGS.run_dir or f"runs/{FLAGS.preset}"
+
+
+def hold_run_lock(directory, distribution):
+    """The run directory's lock for a recipe that runs several stages: no other training
+    process gets in between them (:func:`mirrorgan_keras.run_files.hold_run_lock`)."""
+    return run_files.hold_run_lock(
+        run_files.RunFiles(directory, distribute.worker_name(distribution)))
 
 
 def verbosity():
@@ -89,9 +104,11 @@ def backbone_weights(value: str | None):
 def define_gan_flags(default_preset: str):
     """Flags of the MirrorGAN training recipes (train_cub, train_coco, train_synthetic_birds)."""
     define_common_flags(default_preset)
-    flags.DEFINE_integer("steps", None, "Training steps (default: train.max_epoch epochs).")
-    flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.")
-    flags.DEFINE_integer("sample_every", 1000, "Steps between sample grids (PNG + TensorBoard).")
+    flags.DEFINE_integer("steps", None, "Training steps (default: train.max_epoch epochs).",
+                         lower_bound=1)
+    flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.", lower_bound=1)
+    flags.DEFINE_integer("sample_every", 1000, "Steps between sample grids (PNG + TensorBoard).",
+                         lower_bound=1)
     flags.DEFINE_float("lambda_stream", None, "Weight of the STREAM re-description loss "
                        "(default: preset, 20 as in the paper; 0 = no STREAM).")
     flags.DEFINE_float("lambda_damsm", None, "Weight of AttnGAN's DAMSM loss in G (default 0).")

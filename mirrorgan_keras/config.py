@@ -8,6 +8,11 @@ Numbers come from the official configs (docs/design.md §1):
 - ``"birds_tiny"``: a CPU preset for the synthetic birds (32² → 64², ngf = ndf = 16, small CNN
   backbones) that trains end to end in minutes on 2 cores.
 
+Every value is checked when a configuration is made (so also by :func:`override` and
+:meth:`MirrorGANConfig.from_dict`): its type (an ``int`` field refuses ``8.5``, ``"abc"`` and
+``True``; a ``float`` field takes an ``int``) and its range (:data:`RULES`). The error names the
+dotted key, the value and what was expected.
+
 ``compute`` says how the steps run (XLA, mixed precision), not what they compute; it is left
 out of the checkpoint fingerprint (:meth:`MirrorGANConfig.fingerprint`), so a run may resume
 with other settings.
@@ -21,12 +26,32 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+DATASETS = ("cub", "synthetic_birds", "coco")  # the values of DataConfig.dataset
+DAMSM_BACKBONES = ("inception_v3", "inception_v3_torch", "small")
+STREAM_BACKBONES = ("resnet152", "small")
+MIXED_PRECISION_POLICIES = (None, "float32", "mixed_bfloat16", "mixed_float16")
+
+
+class ConfigValueError(ValueError):
+    """A configuration value of the wrong type or out of range; the message names its key."""
+
+
+class _Section:
+    """Base of the configuration dataclasses: checks every field when one is made."""
+
+    def __post_init__(self):
+        check_fields(self)
+
 
 @dataclass(frozen=True)
-class TextConfig:
+class TextConfig(_Section):
     """Caption handling and the STEM text encoder (docs/design.md §2, §3)."""
 
     words_num: int = 18  # captions are cut (random order-preserving subset) or padded to this
@@ -37,7 +62,7 @@ class TextConfig:
 
 
 @dataclass(frozen=True)
-class GeneratorConfig:
+class GeneratorConfig(_Section):
     """The GLAM generator (docs/design.md §5)."""
 
     ngf: int = 32
@@ -55,18 +80,18 @@ class GeneratorConfig:
 
 
 @dataclass(frozen=True)
-class DiscriminatorConfig:
+class DiscriminatorConfig(_Section):
     """One discriminator per stage (docs/design.md §6)."""
 
     ndf: int = 64
 
 
 @dataclass(frozen=True)
-class DAMSMConfig:
+class DAMSMConfig(_Section):
     """DAMSM image encoder and pretraining (docs/design.md §4)."""
 
-    # "inception_v3" (Keras's), "inception_v3_torch" (torchvision's function, for DAMSM
-    # encoders converted from PyTorch: recipes/convert_torch.py) or "small" (CPU preset)
+    # DAMSM_BACKBONES: "inception_v3" (Keras's), "inception_v3_torch" (torchvision's function,
+    # for DAMSM encoders converted from PyTorch: recipes/convert_torch.py) or "small" (CPU preset)
     backbone: str = "inception_v3"
     weights: str | None = "imagenet"  # None, "imagenet" or a local weights file (inception_v3)
     image_size: int = 299  # backbone input side
@@ -81,7 +106,7 @@ class DAMSMConfig:
 
 
 @dataclass(frozen=True)
-class StreamConfig:
+class StreamConfig(_Section):
     """STREAM image captioner (docs/design.md §7)."""
 
     backbone: str = "resnet152"  # or "small" (CPU preset)
@@ -101,7 +126,7 @@ class StreamConfig:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(_Section):
     """MirrorGAN training loop (docs/design.md §8)."""
 
     batch_size: int = 12
@@ -117,12 +142,9 @@ class TrainConfig:
     ema_decay: float = 0.999
 
 
-MIXED_PRECISION_POLICIES = (None, "float32", "mixed_bfloat16", "mixed_float16")
-
-
 @dataclass(frozen=True)
-class ComputeConfig:
-    """How every training step is computed (README, section Performance).
+class ComputeConfig(_Section):
+    """How every training step is computed (docs/performance.md).
 
     ``jit_compile``: compile the steps with XLA (on a 2-core CPU it was slower: measure first).
     ``mixed_precision``: a Keras dtype policy: None or "float32" (default), "mixed_bfloat16"
@@ -133,30 +155,23 @@ class ComputeConfig:
     jit_compile: bool = False
     mixed_precision: str | None = None
 
-    def __post_init__(self):
-        if self.mixed_precision not in MIXED_PRECISION_POLICIES:
-            raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION_POLICIES}, "
-                             f"got {self.mixed_precision!r}")
-
-
-DATASETS = ("cub", "synthetic_birds", "coco")  # the values of DataConfig.dataset
-
 
 def check_dataset(name: str) -> None:
     """Raises ValueError when ``name`` is not one of :data:`DATASETS`; says what to write
     for "birds", the earlier name of "cub"."""
     if name == "birds":
-        raise ValueError(
+        raise ConfigValueError(
             'data.dataset "birds" is now "cub" (CUB-200-2011; the synthetic set is '
             '"synthetic_birds"): write "dataset": "cub" in the configuration (for a run, in '
             'the "data" section of <run_dir>/config.json)'
         )
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; expected one of {DATASETS}")
+        raise ConfigValueError(f"data.dataset: unknown dataset {name!r}; expected one of "
+                               f"{DATASETS}")
 
 
 @dataclass(frozen=True)
-class DataConfig:
+class DataConfig(_Section):
     """Where the data lives and how it is read (docs/design.md §2)."""
 
     dataset: str = "cub"  # "cub" (CUB-200-2011), "synthetic_birds" (CUB layout) or "coco"
@@ -164,11 +179,12 @@ class DataConfig:
     use_bbox: bool = True  # CUB bounding-box crop
 
     def __post_init__(self):
+        super().__post_init__()
         check_dataset(self.dataset)
 
 
 @dataclass(frozen=True)
-class MirrorGANConfig:
+class MirrorGANConfig(_Section):
     """Everything that defines one MirrorGAN setup."""
 
     name: str = "cub"
@@ -194,27 +210,142 @@ class MirrorGANConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> MirrorGANConfig:
         """Inverse of :meth:`to_dict`."""
-        sections = {f.name: f.type for f in dataclasses.fields(cls)}
         kwargs = {}
         for key, value in values.items():
-            if key not in sections:
-                raise ValueError(
-                    f"unknown config section {key!r}; expected one of {sorted(sections)}"
+            if key != "name" and key not in _SECTION_TYPES:
+                raise ConfigValueError(
+                    f"unknown config section {key!r}; expected one of {sorted(_SECTION_TYPES)}"
                 )
             kwargs[key] = value if key == "name" else _SECTION_TYPES[key](**value)
         return cls(**kwargs)
 
 
-_SECTION_TYPES = {
-    "text": TextConfig,
-    "generator": GeneratorConfig,
-    "discriminator": DiscriminatorConfig,
-    "damsm": DAMSMConfig,
-    "stream": StreamConfig,
-    "train": TrainConfig,
-    "data": DataConfig,
-    "compute": ComputeConfig,
+_SECTION_TYPES = {name: hint for name, hint in typing.get_type_hints(MirrorGANConfig).items()
+                  if name != "name"}  # {"text": TextConfig, …}
+_SECTION_NAMES = {hint: name for name, hint in _SECTION_TYPES.items()}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a value must be beyond its type: ``expected`` (said in errors) and ``test``."""
+
+    expected: str
+    test: Callable[[Any], bool]
+
+
+def at_least(low) -> Rule:
+    return Rule(f">= {low}", lambda value: value >= low)
+
+
+def one_of(choices: tuple) -> Rule:
+    return Rule(f"(one of {choices})", lambda value: value in choices)
+
+
+POSITIVE = Rule("> 0", lambda value: value > 0)
+FRACTION = Rule("in [0, 1)", lambda value: 0 <= value < 1)
+EVEN = Rule("that is even and >= 2", lambda value: value >= 2 and value % 2 == 0)
+POWER_OF_TWO = Rule("that is a power of two >= 8",
+                    lambda value: value >= 8 and value & (value - 1) == 0)
+
+# The range of every number (and the choices of some strings), by dotted key.
+RULES: dict[str, Rule] = {
+    "text.words_num": at_least(1),
+    "text.captions_per_image": at_least(1),
+    "text.word_embedding_dim": at_least(1),
+    "text.embedding_dim": EVEN,  # half per direction of the bidirectional LSTM
+    "text.dropout": FRACTION,
+    "generator.ngf": at_least(1),
+    "generator.z_dim": at_least(1),
+    "generator.condition_dim": at_least(1),
+    "generator.res_blocks": at_least(0),
+    "generator.stages": at_least(1),
+    "generator.base_size": POWER_OF_TWO,  # 4² doubled by each up-sampling
+    "discriminator.ndf": at_least(1),
+    "damsm.backbone": one_of(DAMSM_BACKBONES),
+    "damsm.image_size": at_least(1),
+    "damsm.gamma1": POSITIVE,
+    "damsm.gamma2": POSITIVE,
+    "damsm.gamma3": POSITIVE,
+    "damsm.learning_rate": POSITIVE,
+    "damsm.batch_size": at_least(1),
+    "damsm.epochs": at_least(1),
+    "damsm.rnn_grad_clip": POSITIVE,
+    "stream.backbone": one_of(STREAM_BACKBONES),
+    "stream.image_size": at_least(1),
+    "stream.embed_size": at_least(1),
+    "stream.hidden_size": at_least(1),
+    "stream.bn_momentum": FRACTION,
+    "stream.word_pretraining_epochs": at_least(0),
+    "stream.max_caption_length": at_least(1),
+    "stream.learning_rate": POSITIVE,
+    "stream.batch_size": at_least(1),
+    "stream.epochs": at_least(1),
+    "train.batch_size": at_least(1),
+    "train.max_epoch": at_least(1),
+    "train.snapshot_interval": at_least(1),
+    "train.generator_lr": POSITIVE,
+    "train.discriminator_lr": POSITIVE,
+    "train.beta_1": FRACTION,
+    "train.beta_2": FRACTION,
+    "train.lambda_stream": at_least(0),
+    "train.lambda_damsm": at_least(0),
+    "train.lambda_kl": at_least(0),
+    "train.ema_decay": FRACTION,
+    "compute.mixed_precision": one_of(MIXED_PRECISION_POLICIES),
 }
+
+# The keys that each saved model's weights depend on (their shapes, and the input size the
+# encoders were trained at): a run's weight files are only loaded with the values they were
+# written with.
+WEIGHT_KEYS: dict[str, tuple[str, ...]] = {
+    "damsm": ("text.word_embedding_dim", "text.embedding_dim", "damsm.backbone",
+              "damsm.image_size"),
+    "stream": ("stream.backbone", "stream.image_size", "stream.embed_size", "stream.hidden_size"),
+    "generator": ("text.embedding_dim", "generator.ngf", "generator.z_dim",
+                  "generator.condition_dim", "generator.res_blocks", "generator.stages",
+                  "generator.base_size", "generator.sentence_attention"),
+    "discriminator": ("text.embedding_dim", "generator.stages", "generator.base_size",
+                      "discriminator.ndf"),
+}
+
+_TYPE_NAMES = {bool: "True or False", int: "an integer", float: "a number", str: "a string",
+               type(None): "None"}
+
+
+def check_fields(section) -> None:
+    """Checks the type (and the :data:`RULES` range) of every field of a configuration
+    dataclass; a float field's int becomes a float. Raises ConfigValueError naming the key."""
+    prefix = f"{_SECTION_NAMES[type(section)]}." if type(section) in _SECTION_NAMES else ""
+    for name, hint in _field_types(type(section)).items():
+        key, value = prefix + name, getattr(section, name)
+        kinds = typing.get_args(hint) or (hint,)  # str | None → (str, NoneType)
+        rule = RULES.get(key)
+        if not any(_is_of(kind, value) for kind in kinds) or (
+                rule is not None and value is not None and not rule.test(value)):
+            expected = " or ".join(_TYPE_NAMES.get(kind, kind.__name__) for kind in kinds)
+            raise ConfigValueError(f"{key}: expected {expected}"
+                                   f"{f' {rule.expected}' if rule else ''}, got {value!r}")
+        if kinds == (float,):
+            object.__setattr__(section, name, float(value))
+
+
+@functools.cache
+def _field_types(cls) -> dict[str, Any]:
+    """``{field name: its type}`` of a configuration dataclass."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _is_of(kind, value) -> bool:
+    """Whether ``value`` is of the field type ``kind``: a bool is no number, an int is a float,
+    a float is finite."""
+    if kind is type(None):
+        return value is None
+    if isinstance(value, bool) or kind is bool:
+        return kind is bool and isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float)) and math.isfinite(value)
+    return isinstance(value, kind)
 
 
 def _cub() -> MirrorGANConfig:
@@ -268,14 +399,13 @@ def get_preset(name: str) -> MirrorGANConfig:
 
 
 def override(config: MirrorGANConfig, values: dict[str, Any]) -> MirrorGANConfig:
-    """Returns a copy of ``config`` with dotted keys replaced, e.g. ``{"train.batch_size": 8}``."""
+    """Returns a copy of ``config`` with dotted keys replaced, e.g. ``{"train.batch_size": 8}``;
+    raises ConfigValueError for an unknown key or a value of the wrong type or range."""
     sections = {}
     for dotted, value in values.items():
         section, _, key = dotted.partition(".")
-        current = sections.get(section, getattr(config, section, None))
-        if current is None or not key:
-            raise ValueError(f"unknown config key {dotted!r}")
-        if key not in {f.name for f in dataclasses.fields(current)}:
-            raise ValueError(f"unknown config key {dotted!r}")
+        if section not in _SECTION_TYPES or key not in _field_types(_SECTION_TYPES[section]):
+            raise ConfigValueError(f"unknown config key {dotted!r}")
+        current = sections.get(section, getattr(config, section))
         sections[section] = dataclasses.replace(current, **{key: value})
     return dataclasses.replace(config, **sections)

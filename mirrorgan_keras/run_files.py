@@ -8,29 +8,50 @@
 <run_dir>/vocabulary.txt, initial_gan/   converted runs (mirrorgan_keras.convert): the
                                vocabulary, and the generator + discriminators the GAN starts from
 <run_dir>/checkpoints/<stage>/ (the chief's), checkpoints/<task>-<index>/<stage>/ (a worker's)
+<run_dir>/.lock, .lock-<task>-<index>   the run lock of the chief, of a worker (hold_run_lock)
 ```
 
 :func:`atomic_path` is the one way the package writes a file or directory that someone may
-read while it is written (weights, checkpoints, exports, data sets, caches). This module does
-not import TensorFlow: the plain data readers use it.
+read while it is written (weights, checkpoints, exports, data sets, caches).
+:func:`hold_run_lock` keeps a second training process out of a run directory. Weights files and
+checkpoints record :data:`FORMAT_VERSION`; :func:`load_weights` and the checkpoints refuse
+another one with :class:`WeightsFormatError`. This module does not import TensorFlow: the plain
+data readers use it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
+import fcntl
 import json
+import logging
 import os
+import re
 import secrets
 import shutil
+import socket
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mirrorgan_keras.config import MirrorGANConfig, override
+import h5py
+
+from mirrorgan_keras.config import WEIGHT_KEYS, MirrorGANConfig, override
 
 if TYPE_CHECKING:
     import keras
+
+logger = logging.getLogger(__name__)
+
+# The layout of the variables of every model this library saves (their names, shapes and order
+# in weights files and checkpoints). Bump it when a layer's variables change: files written
+# with another version are refused with a message instead of Keras's load errors.
+FORMAT_VERSION = 1
+_FORMAT_ATTRIBUTE = "mirrorgan_keras_format_version"  # of the root group of a .weights.h5
 
 
 @contextlib.contextmanager
@@ -67,8 +88,12 @@ def atomic_path(target: str | os.PathLike, directory: bool = False,
             staging.unlink(missing_ok=True)
 
 
+_STAGING_NAME = re.compile(r"^\.[0-9a-f]{8}-.")  # .<8 hex digits>-<target name>
+
+
 def _new_staging_path(target: Path, directory: bool) -> Path:
-    """Creates and returns ``<parent>/.<random>-<name>``, a file or a directory."""
+    """Creates and returns ``<parent>/.<random>-<name>`` (:data:`_STAGING_NAME`), a file or a
+    directory."""
     while True:
         staging = target.parent / f".{secrets.token_hex(4)}-{target.name}"
         try:
@@ -102,10 +127,125 @@ class RunFiles:
     logs = property(lambda self: self.root / "logs")
 
     chief = property(lambda self: self.worker is None)
+    # One lock per worker: workers that share a run directory do not lock each other out.
+    lock = property(lambda self: self.root / (".lock" if self.chief else f".lock-{self.worker}"))
+
+    def saved_models(self) -> dict[Path, tuple[str, ...]]:
+        """``{weights file or directory of the run: the models it holds}`` (``WEIGHT_KEYS``
+        names), for those that exist."""
+        models = {self.damsm: ("damsm",), self.stream: ("stream",),
+                  self.generator: ("generator",), self.initial_gan: ("generator", "discriminator")}
+        return {path: names for path, names in models.items() if path.exists()}
 
     def checkpoints(self, stage: str) -> Path:
         """The stage's checkpoints; a non-chief worker's own backups of them."""
         return self.root / "checkpoints" / (stage if self.chief else f"{self.worker}/{stage}")
+
+
+class RunDirectoryLockedError(RuntimeError):
+    """Another live process holds the run directory's lock; the message names it."""
+
+
+_HELD_LOCKS: set[Path] = set()  # the lock files this process holds
+_NO_LOCKING = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS)  # a filesystem without flock
+
+
+@contextlib.contextmanager
+def hold_run_lock(files: RunFiles) -> Iterator[None]:
+    """Holds the lock of ``files`` (``<run_dir>/.lock``, a worker's ``.lock-<worker>``) for the
+    block, or raises :class:`RunDirectoryLockedError` naming the process that holds it.
+
+    The lock is ``fcntl.flock`` on that file: the operating system releases it when its process
+    ends, killed or not, so a lock file left by a dead process never blocks. The file records
+    the holder's pid, host, command and start time for the message. Reentrant within a process
+    (a recipe holds it across the stages it runs). A filesystem that does not support flock
+    gets a warning and no lock.
+    """
+    path = Path(os.path.abspath(files.lock))
+    if path in _HELD_LOCKS:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        _lock_or_refuse(descriptor, path)
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, json.dumps(_holder()).encode(), 0)
+        _HELD_LOCKS.add(path)
+        try:
+            yield
+        finally:
+            _HELD_LOCKS.discard(path)
+            os.ftruncate(descriptor, 0)
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def _lock_or_refuse(descriptor: int, path: Path) -> None:
+    """Takes the exclusive flock of ``path`` without waiting, or raises naming its holder."""
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise RunDirectoryLockedError(
+            f"{path.parent} is in use by another training process ({_describe_holder(path)}); "
+            "wait for it to end or stop it, or give another --run_dir"
+        ) from None
+    except OSError as error:
+        if error.errno not in _NO_LOCKING:
+            raise
+        logger.warning("cannot lock %s (%s): nothing keeps a second training process out of "
+                       "%s", path, error.strerror, path.parent)
+
+
+def _holder() -> dict:
+    """What the lock file records about this process."""
+    return {"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(sys.argv),
+            "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def _describe_holder(path: Path) -> str:
+    """``pid 123 on host h since …: command`` from a lock file (written just after locking)."""
+    try:
+        holder = json.loads(path.read_text())
+        return (f"pid {holder['pid']} on host {holder['host']} since {holder['since']}: "
+                f"{holder['command']}")
+    except (OSError, ValueError, KeyError, TypeError):
+        return "a process that has not recorded itself yet"
+
+
+def remove_leftovers(files: RunFiles, stage: str) -> list[Path]:
+    """Removes what killed writers left (:func:`atomic_path`'s temporary names, nothing else)
+    in the run directory and in this worker's checkpoints of ``stage``; returns the paths.
+
+    Call it holding :func:`hold_run_lock`: no process of this worker writes there then. The
+    run directory itself is skipped while another worker that shares it holds its lock.
+    """
+    directories = [files.checkpoints(stage)]
+    if not _shared_with_a_live_worker(files):
+        directories.append(files.root)
+    removed = [path for directory in directories if directory.is_dir()
+               for path in directory.iterdir() if _STAGING_NAME.match(path.name)]
+    for path in removed:
+        logger.info("removing %s, left by a killed writer", path)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    return removed
+
+
+def _shared_with_a_live_worker(files: RunFiles) -> bool:
+    """Whether another lock file of the run directory is held (or cannot be tested)."""
+    own = Path(os.path.abspath(files.lock))
+    for path in files.root.glob(".lock*"):
+        if Path(os.path.abspath(path)) == own:
+            continue
+        with open(path, "rb") as lock_file:
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released on close
+            except OSError:
+                return True
+    return False
 
 
 def require_run_file(path: Path, recipe: str):
@@ -115,16 +255,48 @@ def require_run_file(path: Path, recipe: str):
                                 "--run_dir first, or pass the weights file")
 
 
+class RunConfigMismatchError(ValueError):
+    """A configuration differs from the run's in what its weight files depend on."""
+
+
 def write_run_config(files: RunFiles, config: MirrorGANConfig, vocab_size: int):
-    """Records the configuration of the run, or checks it against the one recorded."""
+    """Records the configuration of the run. When one is recorded, the vocabulary size and the
+    keys that the run's weight files depend on (:data:`~mirrorgan_keras.config.WEIGHT_KEYS`)
+    must not change: ValueError, or :class:`RunConfigMismatchError` naming the keys and the
+    ``--set`` flags that give the run's values."""
     values = {"config": config.to_dict(), "vocab_size": vocab_size}
     if files.config.exists():
         recorded = json.loads(files.config.read_text())
         if recorded["vocab_size"] != vocab_size:
             raise ValueError(f"{files.config}: vocabulary size {recorded['vocab_size']} was "
                              f"recorded, the data now gives {vocab_size}")
+        _check_weight_keys(files, recorded["config"], values["config"])
     with atomic_path(files.config) as staging:
         staging.write_text(json.dumps(values, indent=1))
+
+
+def _check_weight_keys(files: RunFiles, recorded: dict, current: dict) -> None:
+    """Raises RunConfigMismatchError when ``current`` (a config dict) differs from ``recorded``
+    in a key that the run's existing weight files depend on."""
+    saved = files.saved_models()
+    keys = dict.fromkeys(key for names in saved.values() for name in names
+                         for key in WEIGHT_KEYS[name])
+    differing = [(key, _lookup(recorded, key), _lookup(current, key)) for key in keys
+                 if _lookup(recorded, key) != _lookup(current, key)]
+    if differing:
+        raise RunConfigMismatchError(
+            f"{files.config} records other values of keys that the weights in the run "
+            f"({', '.join(path.name for path in saved)}) depend on: "
+            + ", ".join(f"{key} (run: {old!r}, now: {new!r})" for key, old, new in differing)
+            + ". Give the run's values: "
+            + " ".join(f"--set {key}={old}" for key, old, _ in differing)
+            + " (or give another --run_dir)"
+        )
+
+
+def _lookup(values: dict, dotted: str):
+    section, _, key = dotted.partition(".")
+    return values.get(section, {}).get(key)
 
 
 def load_run_config(run_dir, data_dir: str | None = None) -> MirrorGANConfig:
@@ -139,8 +311,41 @@ def load_run_config(run_dir, data_dir: str | None = None) -> MirrorGANConfig:
     return override(config, {"data.data_dir": data_dir}) if data_dir else config
 
 
+class WeightsFormatError(ValueError):
+    """A weights file or checkpoint of another :data:`FORMAT_VERSION` (or of none)."""
+
+
+def check_format_version(found: int | None, path) -> None:
+    """Raises :class:`WeightsFormatError` when ``found``, the format version recorded in the
+    file or checkpoint at ``path`` (None: none), is not :data:`FORMAT_VERSION`."""
+    if found == FORMAT_VERSION:
+        return
+    written = ("no format version (it was written before versions were recorded)"
+               if found is None else f"format version {found}")
+    raise WeightsFormatError(
+        f"{path} has {written}; this version of mirrorgan_keras reads format version "
+        f"{FORMAT_VERSION} only. Re-run the stage that wrote it (recipes/pretrain_damsm.py, "
+        "pretrain_stream.py, train_*.py, or convert_torch.py for converted weights), or load "
+        "it with the version of mirrorgan_keras that wrote it."
+    )
+
+
 def save_weights(model: keras.Model, path: Path):
-    """``model.save_weights(path)`` through :func:`atomic_path`: a reader never sees half a
-    file, and workers that write the same weights at once do not clash."""
+    """``model.save_weights(path)`` with :data:`FORMAT_VERSION` recorded in the file, through
+    :func:`atomic_path`: a reader never sees half a file, and workers that write the same
+    weights at once do not clash."""
     with atomic_path(path) as staging:
         model.save_weights(str(staging))
+        with h5py.File(staging, "a") as weights:
+            weights.attrs[_FORMAT_ATTRIBUTE] = FORMAT_VERSION
+
+
+def load_weights(model: keras.Model, path) -> None:
+    """``model.load_weights(path)`` for a file of :func:`save_weights`, whose format version is
+    checked first (:func:`check_format_version`)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"weights file {path} not found")
+    with h5py.File(path, "r") as weights:
+        found = weights.attrs.get(_FORMAT_ATTRIBUTE)
+    check_format_version(None if found is None else int(found), path)
+    model.load_weights(str(path))

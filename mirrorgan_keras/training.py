@@ -77,6 +77,6 @@ def resume_step(directory, strategy: tf.distribute.Strategy, interval: int) -> i
             f"the workers' newest checkpoints are at steps {oldest} to {newest}, more than one "
             f"interval ({interval} steps) apart: a worker lost its checkpoints (a new machine?). "
             "Copy the chief's <run_dir>/checkpoints/<stage>/ to <run_dir>/checkpoints/"
-            "<task>-<index>/<stage>/ on that worker (README.md, Several machines)."
+            "<task>-<index>/<stage>/ on that worker (docs/multi_worker.md)."
         )
     return oldest

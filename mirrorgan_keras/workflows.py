@@ -16,6 +16,7 @@ The recipes in ``recipes/`` are thin command-line wrappers around these function
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -41,6 +42,8 @@ from mirrorgan_keras.models import (
 from mirrorgan_keras.models.damsm import final_images
 from mirrorgan_keras.run_files import (
     RunFiles,
+    hold_run_lock,
+    remove_leftovers,
     require_run_file,
     save_weights,
     write_run_config,
@@ -63,11 +66,18 @@ def read_splits(config: MirrorGANConfig):
         return (load_split(config.data, config.text, "train"),
                 load_split(config.data, config.text, "test"))
     except DatasetLayoutError as error:
-        source = DATA_SOURCES.get(config.data.dataset, "see README.md, section Data")
         raise DatasetLayoutError(
             f"{error}\n\nData set {config.data.dataset!r} not found or incomplete in "
-            f"{config.data.data_dir!r}. Get it from: {source} (README.md, section Data)."
+            f"{config.data.data_dir!r}. Get it from: {DATA_SOURCES[config.data.dataset]} "
+            "(docs/data.md, section How to obtain them)."
         ) from error
+
+
+def _check_positive(**counts: int) -> None:
+    """Raises ValueError naming the first of ``counts`` (name = value) that is not >= 1."""
+    for name, count in counts.items():
+        if count < 1:
+            raise ValueError(f"{name} must be >= 1, got {count}")
 
 
 def exists_on_every_worker(path, strategy: tf.distribute.Strategy) -> bool:
@@ -93,16 +103,24 @@ def _fit_stage(model, stage: str, files: RunFiles, config, *, records, purpose: 
                          verbose=verbose)
 
 
-def _open_stage(config: MirrorGANConfig, run_dir, strategy):
-    """Common start of a stage: this worker's run files, start time, (train, test) records,
-    strategy. The chief records the configuration."""
+@contextlib.contextmanager
+def _open_stage(config: MirrorGANConfig, run_dir, strategy, stage: str, seed: int):
+    """A stage's life: yields this worker's run files, start time, (train, test) records and
+    strategy, holding the run directory's lock (:func:`hold_run_lock`) until the stage ends.
+
+    The data is read first, so a missing data set leaves no run directory behind. Then what
+    killed writers left is removed (:func:`remove_leftovers`), ``seed`` seeds Python, NumPy,
+    TensorFlow and Keras (the weight initialisers of the models the stage builds next), and
+    the chief records the configuration."""
     strategy, start = strategy or tf.distribute.get_strategy(), time.time()
     files = RunFiles(run_dir, distribute.worker_name(strategy))
     train, test = read_splits(config)
-    if files.chief:
-        write_run_config(files, config, train.vocabulary.size)
-    files.root.mkdir(parents=True, exist_ok=True)
-    return files, start, train, test, strategy
+    with hold_run_lock(files):
+        remove_leftovers(files, stage)
+        keras.utils.set_random_seed(seed)
+        if files.chief:
+            write_run_config(files, config, train.vocabulary.size)
+        yield files, start, train, test, strategy
 
 
 def pretrain_damsm(config: MirrorGANConfig, run_dir, strategy=None, *,
@@ -112,23 +130,25 @@ def pretrain_damsm(config: MirrorGANConfig, run_dir, strategy=None, *,
 
     Returns a summary dict (epochs, seconds, final train and test losses).
     """
-    files, start, train, test, strategy = _open_stage(config, run_dir, strategy)
-    epochs = epochs or config.damsm.epochs
-    per_epoch = epoch_steps(train, config.damsm.batch_size)
-    with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
-        damsm = DAMSM.from_mirrorgan_config(config, train.vocabulary.size)
-        damsm.compile(optimizer=keras.optimizers.Adam(config.damsm.learning_rate, beta_1=0.5,
-                                                      beta_2=0.999),
-                      jit_compile=config.compute.jit_compile)
-        damsm.optimizer.build(damsm.trainable_weights)
-    schedule = DAMSMLearningRate(initial=config.damsm.learning_rate)
-    history = _fit_stage(damsm, "damsm", files, config, records=train, purpose="damsm",
-                         total_steps=epochs * per_epoch, checkpoint_every=per_epoch, seed=seed,
-                         resume=resume, callbacks=[schedule], verbose=verbose)
-    save_weights(damsm, files.damsm)
-    test_losses = damsm.evaluate(make_config_dataset(test, config, "damsm", training=False),
-                                 verbose=0, return_dict=True)
-    return _summary(history, test_losses, start, epochs=epochs)
+    epochs = config.damsm.epochs if epochs is None else epochs
+    _check_positive(epochs=epochs)
+    stage = _open_stage(config, run_dir, strategy, "damsm", seed)
+    with stage as (files, start, train, test, strategy):
+        per_epoch = epoch_steps(train, config.damsm.batch_size)
+        with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
+            damsm = DAMSM.from_mirrorgan_config(config, train.vocabulary.size)
+            damsm.compile(optimizer=keras.optimizers.Adam(config.damsm.learning_rate, beta_1=0.5,
+                                                          beta_2=0.999),
+                          jit_compile=config.compute.jit_compile)
+            damsm.optimizer.build(damsm.trainable_weights)
+        schedule = DAMSMLearningRate(initial=config.damsm.learning_rate)
+        history = _fit_stage(damsm, "damsm", files, config, records=train, purpose="damsm",
+                             total_steps=epochs * per_epoch, checkpoint_every=per_epoch, seed=seed,
+                             resume=resume, callbacks=[schedule], verbose=verbose)
+        save_weights(damsm, files.damsm)
+        test_losses = damsm.evaluate(make_config_dataset(test, config, "damsm", training=False),
+                                     verbose=0, return_dict=True)
+        return _summary(history, test_losses, start, epochs=epochs)
 
 
 def pretrain_stream(config: MirrorGANConfig, run_dir, strategy=None, *,
@@ -143,25 +163,27 @@ def pretrain_stream(config: MirrorGANConfig, run_dir, strategy=None, *,
     (``image_dependence`` = their difference: a captioner that ignores the image cannot
     guide the generator; check it before GAN training).
     """
-    files, start, train, test, strategy = _open_stage(config, run_dir, strategy)
-    epochs = epochs or config.stream.epochs
-    per_epoch = epoch_steps(train, config.stream.batch_size)
-    with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
-        stream = STREAM.from_mirrorgan_config(config, train.vocabulary.size)
-        stream.compile(optimizer=keras.optimizers.Adam(config.stream.learning_rate),
-                       jit_compile=config.compute.jit_compile)
-        stream.optimizer.build(stream.trainable_weights)
-    fresh = not (resume and resume_step(files.checkpoints("stream"), strategy, per_epoch))
-    if config.stream.word_pretraining_epochs and fresh:
-        _pretrain_backbone_on_words(stream, config, train, strategy, seed, verbose)
-    history = _fit_stage(stream, "stream", files, config, records=train, purpose="stream",
-                         total_steps=epochs * per_epoch, checkpoint_every=per_epoch, seed=seed,
-                         resume=resume, verbose=verbose)
-    save_weights(stream, files.stream)
-    test_batches = make_config_dataset(test, config, "stream", training=False)
-    real, mismatched = caption_losses(stream, test_batches, [final_images, mismatched_images])
-    return _summary(history, {"loss": real, "loss_mismatched_images": mismatched,
-                              "image_dependence": mismatched - real}, start, epochs=epochs)
+    epochs = config.stream.epochs if epochs is None else epochs
+    _check_positive(epochs=epochs)
+    stage = _open_stage(config, run_dir, strategy, "stream", seed)
+    with stage as (files, start, train, test, strategy):
+        per_epoch = epoch_steps(train, config.stream.batch_size)
+        with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
+            stream = STREAM.from_mirrorgan_config(config, train.vocabulary.size)
+            stream.compile(optimizer=keras.optimizers.Adam(config.stream.learning_rate),
+                           jit_compile=config.compute.jit_compile)
+            stream.optimizer.build(stream.trainable_weights)
+        fresh = not (resume and resume_step(files.checkpoints("stream"), strategy, per_epoch))
+        if config.stream.word_pretraining_epochs and fresh:
+            _pretrain_backbone_on_words(stream, config, train, strategy, seed, verbose)
+        history = _fit_stage(stream, "stream", files, config, records=train, purpose="stream",
+                             total_steps=epochs * per_epoch, checkpoint_every=per_epoch, seed=seed,
+                             resume=resume, verbose=verbose)
+        save_weights(stream, files.stream)
+        test_batches = make_config_dataset(test, config, "stream", training=False)
+        real, mismatched = caption_losses(stream, test_batches, [final_images, mismatched_images])
+        return _summary(history, {"loss": real, "loss_mismatched_images": mismatched,
+                                  "image_dependence": mismatched - real}, start, epochs=epochs)
 
 
 def _pretrain_backbone_on_words(stream: STREAM, config, records, strategy, seed, verbose):
@@ -193,14 +215,39 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, *,
     ``steps`` defaults to ``train.max_epoch`` epochs. ``samples``: ``(ids [K, T], texts)`` of
     the captions the sample grids show (default: 8 test captions). Returns a summary dict.
     """
-    files, start, train, test, strategy = _open_stage(config, run_dir, strategy)
-    vocab_size = train.vocabulary.size
-    damsm_weights = Path(damsm_weights or files.damsm)
-    stream_weights = Path(stream_weights or files.stream)
-    require_run_file(damsm_weights, "recipes/pretrain_damsm.py")
-    if config.train.lambda_stream > 0:
-        require_run_file(stream_weights, "recipes/pretrain_stream.py")
-    steps = steps or config.train.max_epoch * epoch_steps(train, config.train.batch_size)
+    _check_positive(steps=1 if steps is None else steps, checkpoint_every=checkpoint_every,
+                    sample_every=sample_every)
+    stage = _open_stage(config, run_dir, strategy, "mirrorgan", seed)
+    with stage as (files, start, train, test, strategy):
+        vocab_size = train.vocabulary.size
+        damsm_weights = Path(damsm_weights or files.damsm)
+        stream_weights = Path(stream_weights or files.stream)
+        require_run_file(damsm_weights, "recipes/pretrain_damsm.py")
+        if config.train.lambda_stream > 0:
+            require_run_file(stream_weights, "recipes/pretrain_stream.py")
+        if steps is None:
+            steps = config.train.max_epoch * epoch_steps(train, config.train.batch_size)
+        gan = _build_mirrorgan(config, vocab_size, strategy, damsm_weights=damsm_weights,
+                               stream_weights=stream_weights, seed=seed)
+        # A checkpoint, if any, overrides the initial state.
+        if exists_on_every_worker(files.initial_gan, strategy):
+            gan.start_from(files.initial_gan, config)
+        callbacks = []
+        if files.chief:
+            ids, texts = samples or sample_captions(test, 8)
+            callbacks.append(SampleGrid(ids, texts, files.samples, every_steps=sample_every,
+                                        log_dir=str(files.logs / "samples")))
+        history = _fit_stage(gan, "mirrorgan", files, config, records=train, purpose="gan",
+                             total_steps=steps, checkpoint_every=min(checkpoint_every, steps),
+                             seed=seed, resume=resume, callbacks=callbacks, verbose=verbose)
+        if files.chief:
+            save_weights(gan.sync_ema_generator(), files.generator)
+        return _summary(history, {}, start, steps=steps)
+
+
+def _build_mirrorgan(config: MirrorGANConfig, vocab_size: int, strategy, *, damsm_weights,
+                     stream_weights, seed: int) -> MirrorGAN:
+    """The compiled, initialised MirrorGAN with the pretrained encoders, in ``strategy``."""
     with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
         damsm = DAMSM.from_mirrorgan_config(config, vocab_size, damsm_weights)
         stream = (STREAM.from_mirrorgan_config(config, vocab_size, stream_weights)
@@ -210,19 +257,7 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, *,
         gan.compile(*adam_optimizers(config.train, config.generator.stages),
                     jit_compile=config.compute.jit_compile)
         gan.initialize(config.text.words_num)
-    if exists_on_every_worker(files.initial_gan, strategy):  # a checkpoint, if any, overrides it
-        gan.start_from(files.initial_gan, config)
-    callbacks = []
-    if files.chief:
-        ids, texts = samples or sample_captions(test, 8)
-        callbacks.append(SampleGrid(ids, texts, files.samples, every_steps=sample_every,
-                                    log_dir=str(files.logs / "samples")))
-    history = _fit_stage(gan, "mirrorgan", files, config, records=train, purpose="gan",
-                         total_steps=steps, checkpoint_every=min(checkpoint_every, steps),
-                         seed=seed, resume=resume, callbacks=callbacks, verbose=verbose)
-    if files.chief:
-        save_weights(gan.sync_ema_generator(), files.generator)
-    return _summary(history, {}, start, steps=steps)
+    return gan
 
 
 def _summary(history, test_losses: dict, start: float, **values) -> dict:

@@ -45,8 +45,8 @@ flags.DEFINE_string("pretrained_dir", "runs/demo", "Run with config.json, damsm.
 flags.DEFINE_string("output_dir", "runs/ablation", "Where the runs and the table go.")
 flags.DEFINE_list("variants", list(VARIANTS), f"Variants to run, of {list(VARIANTS)}.")
 flags.DEFINE_list("seeds", ["0", "1", "2"], "Training seeds (at least 3 for a std).")
-flags.DEFINE_integer("steps", 500, "Training steps of every run.")
-flags.DEFINE_integer("num_images", 1200, "Generated test images per run.")
+flags.DEFINE_integer("steps", 500, "Training steps of every run.", lower_bound=1)
+flags.DEFINE_integer("num_images", 1200, "Generated test images per run.", lower_bound=1)
 flags.DEFINE_string("inception_weights", "skip", 'IS / FID: "skip", "imagenet", a file or '
                     '"none".')
 flags.DEFINE_string("oracle", None, "Attribute oracle file (default: the data set's).")

@@ -28,13 +28,14 @@ from mirrorgan_keras.evaluation import redescription_loss
 
 cli.define_common_flags("birds_tiny")
 flags.adopt_module_key_flags(cli)  # list the shared flags in --help
-flags.DEFINE_integer("damsm_epochs", 6, "DAMSM pretraining epochs.")
-flags.DEFINE_integer("stream_epochs", None, "STREAM pretraining epochs (default: the preset's).")
-flags.DEFINE_integer("gan_steps", 2400, "MirrorGAN training steps.")
-flags.DEFINE_integer("num_train", 2400, "Synthetic training images.")
-flags.DEFINE_integer("num_test", 600, "Synthetic test images.")
-flags.DEFINE_integer("image_size", 96, "Side of the drawn synthetic images.")
-flags.DEFINE_integer("rows", 8, "Captions in the sample grid.")
+flags.DEFINE_integer("damsm_epochs", 6, "DAMSM pretraining epochs.", lower_bound=1)
+flags.DEFINE_integer("stream_epochs", None, "STREAM pretraining epochs (default: the preset's).",
+                     lower_bound=1)
+flags.DEFINE_integer("gan_steps", 2400, "MirrorGAN training steps.", lower_bound=1)
+flags.DEFINE_integer("num_train", 2400, "Synthetic training images.", lower_bound=1)
+flags.DEFINE_integer("num_test", 600, "Synthetic test images.", lower_bound=1)
+flags.DEFINE_integer("image_size", 96, "Side of the drawn synthetic images.", lower_bound=1)
+flags.DEFINE_integer("rows", 8, "Captions in the sample grid.", lower_bound=1)
 FLAGS = flags.FLAGS
 
 
@@ -62,7 +63,16 @@ def main(argv):
     del argv
     config = cli.config_from_flags(**{"data.data_dir": FLAGS.data_dir or "data/synthetic_birds"})
     run_dir = Path(FLAGS.run_dir or "runs/demo")
-    strategy, verbose, phases, start = cli.strategy(), cli.verbosity(), {}, time.time()
+    strategy = cli.strategy()
+    with cli.hold_run_lock(run_dir, strategy):
+        metrics = run_demo(config, run_dir, strategy)
+    print(json.dumps(metrics, indent=1))
+
+
+def run_demo(config, run_dir: Path, strategy) -> dict:
+    """Data (when missing), the three stages, the evaluation and the demo's files; returns the
+    metrics."""
+    verbose, phases, start = cli.verbosity(), {}, time.time()
     if not (Path(config.data.data_dir) / "attributes.json").exists():
         timed(phases, "data", generate_synthetic_birds, config.data.data_dir,
               num_train=FLAGS.num_train, num_test=FLAGS.num_test, image_size=FLAGS.image_size,
@@ -87,7 +97,7 @@ def main(argv):
                "mirrorgan": gan, "redescription": redescription,
                "sample_grid": str(run_dir / "samples.png")}
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    print(json.dumps(metrics, indent=1))
+    return metrics
 
 
 if __name__ == "__main__":

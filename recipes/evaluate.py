@@ -28,15 +28,17 @@ flags.DEFINE_string("run_dir", None, "The trained run.", required=True)
 flags.DEFINE_string("data_dir", None, "Data set directory (default: the run's).")
 flags.DEFINE_string("damsm_weights", None, "The DAMSM the run was trained with (default "
                     "<run_dir>/damsm.weights.h5).")
-flags.DEFINE_integer("num_images", 30000, "Images to generate (loops over the test set).")
-flags.DEFINE_integer("seed", 0, "Seed of the caption choice and the noise.")
+flags.DEFINE_integer("num_images", 30000, "Images to generate (loops over the test set).",
+                     lower_bound=1)
+flags.DEFINE_integer("seed", 0, "Seed of the caption choice and the noise.", lower_bound=0)
 flags.DEFINE_string("inception_weights", "imagenet",
                     '"imagenet", a local .keras or .weights.h5 file, "none" or "skip".')
-flags.DEFINE_integer("inception_classes", None, "Classes of a .weights.h5 Inception file.")
+flags.DEFINE_integer("inception_classes", None, "Classes of a .weights.h5 Inception file.",
+                     lower_bound=1)
 flags.DEFINE_list("inception_class_indices", None, "Classes p(y|x) is taken over, e.g. 1-50 "
                   "of a 51-logit birds model (comma-separated; default all).")
-flags.DEFINE_integer("splits", 10, "Inception Score splits.")
-flags.DEFINE_integer("folds", 10, "R-precision folds.")
+flags.DEFINE_integer("splits", 10, "Inception Score splits.", lower_bound=1)
+flags.DEFINE_integer("folds", 10, "R-precision folds.", lower_bound=1)
 flags.DEFINE_string("oracle", None, "Attribute oracle file (synthetic birds; default "
                     "<data_dir>/attribute_oracle.keras, trained when missing).")
 flags.DEFINE_string("output", None, "Results JSON (default <run_dir>/evaluation/results.json).")

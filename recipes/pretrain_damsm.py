@@ -17,7 +17,7 @@ from mirrorgan_keras import cli, workflows
 
 cli.define_common_flags("cub")
 flags.adopt_module_key_flags(cli)  # list the shared flags in --help
-flags.DEFINE_integer("epochs", None, "Epochs (default: the preset's damsm.epochs).")
+flags.DEFINE_integer("epochs", None, "Epochs (default: the preset's damsm.epochs).", lower_bound=1)
 flags.DEFINE_string("backbone_weights", None,
                     'Inception weights: "imagenet" (download), a local file, or "none".')
 FLAGS = flags.FLAGS

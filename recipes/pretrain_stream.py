@@ -18,7 +18,7 @@ from mirrorgan_keras import cli, workflows
 
 cli.define_common_flags("cub")
 flags.adopt_module_key_flags(cli)  # list the shared flags in --help
-flags.DEFINE_integer("epochs", None, "Epochs (default: the preset's stream.epochs).")
+flags.DEFINE_integer("epochs", None, "Epochs (default: the preset's stream.epochs).", lower_bound=1)
 flags.DEFINE_string("backbone_weights", None,
                     'ResNet-152 weights: "imagenet" (download), a local file, or "none".')
 FLAGS = flags.FLAGS

@@ -19,8 +19,9 @@ from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds
 
 cli.define_gan_flags("birds_tiny")
 flags.adopt_module_key_flags(cli)  # list the shared flags in --help
-flags.DEFINE_integer("num_train", 2400, "Synthetic training images (when generating).")
-flags.DEFINE_integer("num_test", 600, "Synthetic test images (when generating).")
+flags.DEFINE_integer("num_train", 2400, "Synthetic training images (when generating).",
+                     lower_bound=1)
+flags.DEFINE_integer("num_test", 600, "Synthetic test images (when generating).", lower_bound=1)
 FLAGS = flags.FLAGS
 
 
@@ -35,13 +36,14 @@ def main(argv):
     def missing(path):  # on any worker: then all of them pretrain again (resuming)
         return not workflows.exists_on_every_worker(path, strategy)
 
-    if FLAGS.damsm_weights is None and missing(files.damsm):
-        workflows.pretrain_damsm(config, files.root, strategy, seed=FLAGS.seed,
-                                 verbose=cli.verbosity())
-    if FLAGS.stream_weights is None and missing(files.stream):
-        workflows.pretrain_stream(config, files.root, strategy, seed=FLAGS.seed,
-                                  verbose=cli.verbosity())
-    cli.gan_main(argv, strategy)
+    with cli.hold_run_lock(files.root, strategy):
+        if FLAGS.damsm_weights is None and missing(files.damsm):
+            workflows.pretrain_damsm(config, files.root, strategy, seed=FLAGS.seed,
+                                     verbose=cli.verbosity())
+        if FLAGS.stream_weights is None and missing(files.stream):
+            workflows.pretrain_stream(config, files.root, strategy, seed=FLAGS.seed,
+                                      verbose=cli.verbosity())
+        cli.gan_main(argv, strategy)
 
 
 if __name__ == "__main__":

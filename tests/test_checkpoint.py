@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from mirrorgan_keras.checkpoint import CheckpointMismatchError, TrainingCheckpoint, latest_step
+from mirrorgan_keras.run_files import FORMAT_VERSION, WeightsFormatError
 
 
 def _variables(seed=0, shapes=((3, 2), (4,))):
@@ -59,6 +60,7 @@ def test_manifest_records_step_config_and_names(tmp_path):
     path = TrainingCheckpoint(tmp_path, _variables(), {"x": [1, 2]}).save(7)
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["step"] == 7 and manifest["config"] == {"x": [1, 2]}
+    assert manifest["format_version"] == FORMAT_VERSION
     assert manifest["shapes"] == [[3, 2], [4]]
 
 
@@ -73,9 +75,15 @@ def test_restore_step_and_latest_step(tmp_path):
         checkpoint.restore_step(6)
 
 
-def test_save_removes_what_a_killed_writer_left(tmp_path):
-    checkpoint = TrainingCheckpoint(tmp_path, _variables(), {})
-    (tmp_path / ".ckpt-4-killed").mkdir(parents=True)
-    (tmp_path / ".ckpt-4-killed" / "state.npz").write_bytes(b"half")
-    checkpoint.save(4)
-    assert [p.name for p in tmp_path.iterdir()] == ["ckpt-000000004"]
+@pytest.mark.parametrize("version", [None, FORMAT_VERSION + 1])
+def test_a_checkpoint_of_another_or_no_format_version_is_refused(tmp_path, version):
+    path = TrainingCheckpoint(tmp_path, _variables(), {}).save(3)
+    manifest = json.loads((path / "manifest.json").read_text())
+    if version is None:
+        del manifest["format_version"]
+    else:
+        manifest["format_version"] = version
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    written = "no format version" if version is None else f"format version {version}"
+    with pytest.raises(WeightsFormatError, match=f"{path} has {written}.*Re-run the stage"):
+        TrainingCheckpoint(tmp_path, _variables(), {}).restore_latest()

@@ -68,3 +68,16 @@ def test_serving_and_evaluation_recipes_document_their_flags(recipe, flag):
                             env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 1, result.stderr[-2000:]
     assert f"  {flag}:" in result.stdout
+
+
+@pytest.mark.parametrize("flag, named", [("--set=generator.ngf=abc", "generator.ngf: expected"),
+                                         ("--set=train.batch_size=8.5", "train.batch_size: "),
+                                         ("--batch_size=0", "--batch_size=0"),
+                                         ("--steps=0", "--steps=0")])
+def test_a_bad_value_stops_a_recipe_before_it_writes_anything(tmp_path, flag, named):
+    command = [sys.executable, str(ROOT / "recipes" / "train_synthetic_birds.py"),
+               f"--data_dir={tmp_path / 'data'}", f"--run_dir={tmp_path / 'run'}", flag]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                            env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"})
+    assert result.returncode != 0 and named in result.stderr, result.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == []

@@ -1,6 +1,18 @@
+import dataclasses
+import re
+
 import pytest
 
-from mirrorgan_keras.config import MirrorGANConfig, get_preset, override
+from mirrorgan_keras.config import (
+    PRESETS,
+    RULES,
+    ConfigValueError,
+    DAMSMConfig,
+    MirrorGANConfig,
+    TrainConfig,
+    get_preset,
+    override,
+)
 
 
 def test_cub_preset_matches_train_bird_yml():
@@ -59,3 +71,49 @@ def test_data_set_names_are_checked_and_birds_says_to_write_cub():
         override(get_preset("cub"), {"data.dataset": "birds"})
     with pytest.raises(ValueError, match="unknown dataset 'flowers'"):
         override(get_preset("cub"), {"data.dataset": "flowers"})
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("generator.ngf", "abc", "an integer >= 1"),
+    ("train.batch_size", 8.5, "an integer >= 1"),
+    ("train.batch_size", 0, "an integer >= 1"),
+    ("generator.sentence_attention", 1, "True or False"),
+    ("generator.ngf", True, "an integer"),
+    ("train.ema_decay", 1.0, r"in \[0, 1\)"),
+    ("train.generator_lr", 0.0, "> 0"),
+    ("train.lambda_stream", float("nan"), "a number"),
+    ("damsm.backbone", "resnet152", "one of"),
+    ("stream.backbone", "inception_v3", "one of"),
+    ("generator.base_size", 48, "power of two"),
+    ("text.embedding_dim", 7, "even"),
+    ("damsm.weights", 3, "a string or None"),
+])
+def test_values_of_the_wrong_type_or_range_are_refused_naming_the_key(key, value, expected):
+    with pytest.raises(ConfigValueError, match=rf"^{re.escape(key)}: expected .*{expected}.*"
+                                               rf", got {re.escape(repr(value))}$"):
+        override(get_preset("cub"), {key: value})
+
+
+def test_a_float_field_takes_an_int_and_keeps_a_float():
+    config = override(get_preset("cub"), {"train.lambda_stream": 10, "damsm.weights": None})
+    assert config.train.lambda_stream == 10.0 and isinstance(config.train.lambda_stream, float)
+    assert TrainConfig(generator_lr=1).generator_lr == 1.0
+
+
+def test_sections_and_recorded_configs_are_checked_too():
+    with pytest.raises(ConfigValueError, match=r"^damsm\.epochs: expected an integer >= 1"):
+        DAMSMConfig(epochs=-1)
+    values = get_preset("cub").to_dict()
+    values["stream"]["batch_size"] = "128"
+    with pytest.raises(ConfigValueError, match=r"^stream\.batch_size: .*got '128'$"):
+        MirrorGANConfig.from_dict(values)
+
+
+def test_every_number_has_a_range_rule():
+    config = get_preset("cub")
+    numbers = [f"{section}.{f.name}" for section in config.to_dict() if section != "name"
+               for f in dataclasses.fields(getattr(config, section))
+               if type(getattr(getattr(config, section), f.name)) in (int, float)]
+    assert numbers and not [key for key in numbers if key not in RULES]
+    for name in PRESETS:  # the presets obey their own rules
+        assert MirrorGANConfig.from_dict(get_preset(name).to_dict()) == get_preset(name)

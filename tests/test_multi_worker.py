@@ -57,8 +57,8 @@ def setup(tmp_path_factory) -> dict:
     vocab_size = load_split(config.data, config.text, "train").vocabulary.size
     files = run_files.RunFiles(root)
     keras.utils.set_random_seed(0)
-    DAMSM.from_mirrorgan_config(config, vocab_size).save_weights(files.damsm)
-    STREAM.from_mirrorgan_config(config, vocab_size).save_weights(files.stream)
+    run_files.save_weights(DAMSM.from_mirrorgan_config(config, vocab_size), files.damsm)
+    run_files.save_weights(STREAM.from_mirrorgan_config(config, vocab_size), files.stream)
     return {"config": config.to_dict(), "damsm": str(files.damsm), "stream": str(files.stream)}
 
 
@@ -162,13 +162,14 @@ def test_killed_worker_resumes_from_the_common_backup(setup, tmp_path):
         assert chief.wait(timeout=60) != 0  # the chief fails by itself: its peer is gone
     assert _steps(tmp_path / "steps-1") == [1, 2, 3, 4, 5]
     undisturbed, _ = _state(run, 4)  # before the restart writes step 4 again
-    shutil.move(backups / "ckpt-000000004", backups / ".ckpt-4-killed")
-    (backups / ".ckpt-4-killed" / "manifest.json").unlink()
+    killed = backups / ".0badf00d-ckpt-000000004"  # atomic_path's staging name
+    shutil.move(backups / "ckpt-000000004", killed)
+    (killed / "manifest.json").unlink()
 
     _run({**job, "step_log": str(tmp_path / "steps-2")}, tmp_path / "log-2")  # same command
     for index in range(WORKERS):
         assert _steps(tmp_path / "steps-2", index) == [3, 4, 5, 6]  # from step 2, once each
-    assert not list(backups.glob(".ckpt-*"))
+    assert not killed.exists()  # removed when the stage started
     for a, b in zip(undisturbed, _state(run, 4)[0], strict=True):
         np.testing.assert_allclose(b, a, atol=1e-6)
     final, names = _state(run, 6)

@@ -11,7 +11,10 @@ from mirrorgan_keras.config import override
 from mirrorgan_keras.data import DatasetLayoutError, load_split
 from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds
 from mirrorgan_keras.evaluation import redescription_loss
+from mirrorgan_keras.models import DAMSM, GLAMGenerator
+from mirrorgan_keras.run_files import RunConfigMismatchError, RunDirectoryLockedError
 from tests.models.factories import tiny_config
+from tests.test_run_files import lock_held_by_another_process
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +29,11 @@ def config(tmp_path_factory):
 
 
 def test_three_stages_write_their_files_and_resume(config, tmp_path):
+    leftover, user_file = tmp_path / ".0badf00d-generator_ema.weights.h5", tmp_path / ".notes"
+    leftover.touch()  # a kill during the final save of an earlier run
+    user_file.touch()
     damsm = workflows.pretrain_damsm(config, tmp_path, epochs=1, verbose=0)
+    assert not leftover.exists() and user_file.exists()
     stream = workflows.pretrain_stream(config, tmp_path, epochs=1, verbose=0)
     gan = workflows.train_mirrorgan(config, tmp_path, steps=2, checkpoint_every=1,
                                     sample_every=1, verbose=0)
@@ -49,11 +56,55 @@ def test_three_stages_write_their_files_and_resume(config, tmp_path):
 def test_missing_data_set_says_where_to_get_it(config, tmp_path):
     missing = dataclasses.replace(config, data=dataclasses.replace(
         config.data, dataset="cub", data_dir=str(tmp_path / "nowhere")))
-    with pytest.raises(DatasetLayoutError, match="CUB-200-2011"):
+    with pytest.raises(DatasetLayoutError, match=r"CUB-200-2011.*\(docs/data\.md, section "
+                                                  r"How to obtain them\)"):
         workflows.pretrain_damsm(missing, tmp_path / "run", epochs=1, verbose=0)
+    assert not (tmp_path / "run").exists()
 
 
 def test_gan_without_pretrained_encoders_names_the_recipe(config, tmp_path):
     with pytest.raises(FileNotFoundError, match="pretrain_damsm.py"):
         workflows.train_mirrorgan(config, tmp_path, steps=1, verbose=0)
 
+
+
+def test_a_stage_refuses_a_run_directory_that_another_process_trains_in(config, tmp_path):
+    with lock_held_by_another_process(tmp_path) as holder, pytest.raises(
+            RunDirectoryLockedError, match=f"pid {holder.pid} on host"):
+        workflows.pretrain_damsm(config, tmp_path, epochs=1, verbose=0)
+    assert [p.name for p in tmp_path.iterdir()] == [".lock"]  # no config.json
+
+
+def test_one_seed_gives_one_generator_another_seed_another(config, tmp_path):
+    """Two fresh runs with one seed are bit-identical: the seed also seeds the weights."""
+    config = override(config, {"train.lambda_stream": 0.0, "train.lambda_damsm": 0.0,
+                               "generator.stages": 1})  # a quick step to trace
+    vocab_size = load_split(config.data, config.text, "train").vocabulary.size
+    damsm_weights = tmp_path / "damsm.weights.h5"
+    run_files.save_weights(DAMSM.from_mirrorgan_config(config, vocab_size), damsm_weights)
+
+    def generator_after_a_step(run: str, seed: int) -> list:
+        workflows.train_mirrorgan(config, tmp_path / run, steps=1, seed=seed, verbose=0,
+                                  damsm_weights=damsm_weights)
+        path = run_files.RunFiles(tmp_path / run).generator
+        return GLAMGenerator.from_mirrorgan_config(config, path).get_weights()
+
+    first, again, other = (generator_after_a_step(run, seed)
+                           for run, seed in (("first", 3), ("again", 3), ("other", 4)))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other, strict=True))
+
+
+def test_a_stage_refuses_a_config_that_does_not_fit_the_runs_weights(config, tmp_path):
+    converted = override(config, {"text.embedding_dim": 32, "generator.ngf": 16})
+    vocab_size = load_split(config.data, config.text, "train").vocabulary.size
+    files = run_files.RunFiles(tmp_path)
+    run_files.write_run_config(files, converted, vocab_size)
+    files.generator.touch()
+    with pytest.raises(RunConfigMismatchError, match=r"text\.embedding_dim \(run: 32, now: 16\)"
+                                                     r", generator\.ngf \(run: 16, now: 8\)\. "
+                                                     r"Give the run's values: --set "
+                                                     r"text\.embedding_dim=32 --set "
+                                                     r"generator\.ngf=16"):
+        workflows.pretrain_stream(config, tmp_path, epochs=1, verbose=0)
+    assert run_files.load_run_config(tmp_path) == converted

@@ -15,7 +15,8 @@ whose ``captions_per_image`` suits the data.
 JPEGs are copied byte for byte, other formats re-encoded as JPEG (quality 95); caption files
 are rewritten as UTF-8 without blank lines. Skipped, logged and listed in the returned
 :class:`FolderBuildReport`: images without caption file, images that do not decode, caption
-files without any word. The split is a seeded permutation with ``round(test_fraction · N)``
+files that are not text (:func:`~mirrorgan_keras.data.layout.not_text_reason`) or without any
+word. The split is a seeded permutation with ``round(test_fraction · N)``
 test images. The output is built in a temporary sibling directory and renamed when complete.
 
 Command line::
@@ -38,7 +39,7 @@ import numpy as np
 from PIL import Image
 
 from mirrorgan_keras.data.coco import COCO_LAYOUT
-from mirrorgan_keras.data.layout import image_problem, read_text
+from mirrorgan_keras.data.layout import NotTextError, image_problem, read_text
 from mirrorgan_keras.data.text import tokenize
 from mirrorgan_keras.run_files import atomic_path
 
@@ -56,12 +57,14 @@ class FolderBuildReport:
     missing_captions: list[str] = dataclasses.field(default_factory=list)  # images skipped
     bad_images: list[str] = dataclasses.field(default_factory=list)  # skipped
     empty_caption_files: list[str] = dataclasses.field(default_factory=list)  # skipped
+    not_text_caption_files: list[str] = dataclasses.field(default_factory=list)  # skipped
     non_utf8_files: list[str] = dataclasses.field(default_factory=list)  # bytes replaced
 
     @property
     def skipped_count(self) -> int:
         """Number of images left out."""
-        return len(self.missing_captions) + len(self.bad_images) + len(self.empty_caption_files)
+        return (len(self.missing_captions) + len(self.bad_images)
+                + len(self.empty_caption_files) + len(self.not_text_caption_files))
 
 
 def find_images(input_dir: str) -> dict[str, str]:
@@ -97,7 +100,13 @@ def _copy_example(key: str, image_path: str, output_dir: str, report: FolderBuil
         logger.warning("skipping %s: no caption file %s", image_path, text_path)
         report.missing_captions.append(image_path)
         return False
-    lines = [line.strip() for line in read_text(text_path, report.non_utf8_files).split("\n")]
+    try:
+        text = read_text(text_path, report.non_utf8_files)
+    except NotTextError as error:
+        logger.warning("skipping %s: %s", image_path, error)
+        report.not_text_caption_files.append(text_path)
+        return False
+    lines = [line.strip() for line in text.split("\n")]
     lines = [line for line in lines if line]
     if not any(tokenize(line) for line in lines):
         logger.warning("skipping %s: %s has no caption with words", image_path, text_path)
@@ -167,7 +176,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{args.output_dir}: {len(report.train_keys)} train, {len(report.test_keys)} test, "
         f"{report.skipped_count} skipped ({len(report.missing_captions)} without captions, "
         f"{len(report.bad_images)} undecodable, {len(report.empty_caption_files)} with empty "
-        f"captions), {len(report.non_utf8_files)} caption files with invalid UTF-8"
+        f"captions, {len(report.not_text_caption_files)} with caption files that are not "
+        f"text), {len(report.non_utf8_files)} caption files with invalid UTF-8"
     )
 
 

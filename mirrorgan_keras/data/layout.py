@@ -3,8 +3,9 @@ files, images.
 
 Every reader here raises :class:`DatasetLayoutError` naming the file that is missing or
 malformed; :func:`explain_layout_errors` adds the expected directory tree of the data set.
-Recoverable problems (non-UTF-8 caption bytes, caption lines without words) are logged and
-counted in a :class:`ReadReport` instead.
+Recoverable problems (a few non-UTF-8 caption bytes, caption lines without words) are logged
+and counted in a :class:`ReadReport` instead. A caption file that is not text at all (binary:
+:func:`not_text_reason`) raises :class:`NotTextError`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import dataclasses
 import logging
 import os
 import pickle
+import re
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -30,6 +32,17 @@ DECODABLE_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WEBP")
 
 class DatasetLayoutError(ValueError):
     """A data set file is missing or malformed; the message names the file."""
+
+
+class NotTextError(DatasetLayoutError):
+    """A caption file is not text (binary data, or another encoding than UTF-8)."""
+
+
+# A text file has no NUL byte, and at most this share of its characters are bytes that are not
+# UTF-8 or control characters other than tab, line feed, carriage return, form feed and vertical
+# tab (docs/data.md, Bad input).
+MAX_UNREADABLE_SHARE = 0.1
+_CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # Cc but \t\n\v\f\r
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,11 +82,12 @@ class ReadReport:
 
 @contextlib.contextmanager
 def explain_layout_errors(layout: DatasetLayout, data_dir: str) -> Iterator[None]:
-    """Re-raises :class:`DatasetLayoutError` with the expected tree of ``layout`` appended."""
+    """Re-raises :class:`DatasetLayoutError` (or its subclass) with the expected tree of
+    ``layout`` appended."""
     try:
         yield
     except DatasetLayoutError as error:
-        raise DatasetLayoutError(
+        raise type(error)(
             f"{error}\n\nExpected {layout.name} layout under {data_dir}:\n{layout.tree}"
         ) from None
 
@@ -137,17 +151,36 @@ def read_class_ids(data_dir: str, split: str, count: int) -> np.ndarray:
 
 
 def read_text(path: str, non_utf8_files: list[str]) -> str:
-    """Reads a UTF-8 text file; invalid bytes become U+FFFD, with a warning naming the file,
-    which is appended to ``non_utf8_files``."""
+    """Reads a UTF-8 text file; a few invalid bytes become U+FFFD, with a warning naming the
+    file, which is appended to ``non_utf8_files``. A file that is not text raises
+    :class:`NotTextError` (:func:`not_text_reason`)."""
     require_file(path)
     with open(path, "rb") as f:
         data = f.read()
+    text = data.decode("utf-8", errors="replace")
+    reason = not_text_reason(data, text)
+    if reason:
+        raise NotTextError(f"{path} is not a text file ({reason}); caption files are UTF-8 "
+                           "text: replace or remove it")
     try:
-        return data.decode("utf-8")
+        data.decode("utf-8")
     except UnicodeDecodeError as error:
         logger.warning("%s is not valid UTF-8 (%s); undecodable bytes replaced", path, error)
         non_utf8_files.append(path)
-        return data.decode("utf-8", errors="replace")
+    return text
+
+
+def not_text_reason(data: bytes, text: str) -> str | None:
+    """Why ``data`` (decoded as ``text`` with U+FFFD replacements) is not text, or None: it
+    holds a NUL byte, or more than :data:`MAX_UNREADABLE_SHARE` of its characters are invalid
+    UTF-8 or control characters."""
+    if b"\0" in data:
+        return "it holds NUL bytes"
+    unreadable = text.count("\ufffd") + len(_CONTROL_CHARACTERS.findall(text))
+    if unreadable > MAX_UNREADABLE_SHARE * len(text):
+        return (f"{unreadable} of its {len(text)} characters are invalid UTF-8 or control "
+                "characters")
+    return None
 
 
 def read_captions(path: str, captions_per_image: int, report: ReadReport) -> list[list[str]]:

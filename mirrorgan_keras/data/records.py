@@ -1,7 +1,8 @@
 """Reading one split of an AttnGAN-layout data set into a :class:`DatasetSplit` (docs/design.md §2).
 
 Captions come from ``captions.pickle`` (or MirrorGAN's ``bird_captions.pickle``) when the data
-directory has one, so its vocabulary and word ids are used unchanged. Otherwise the caption
+directory has one, so its vocabulary and word ids are used unchanged, and the caption files
+are not read (logged once per pickle: delete it after editing captions). Otherwise the caption
 files of *both* splits are read (first ``captions_per_image`` captions with words per file),
 the vocabulary is built from all of them (reference behaviour) and cached as
 ``captions.pickle`` in the reference format.
@@ -10,8 +11,10 @@ Bad input (see :class:`ReadOptions`): a missing or malformed file raises
 :class:`~mirrorgan_keras.data.layout.DatasetLayoutError` naming it, with the expected tree.
 Images are checked at read time (decoded with PIL); a bad one raises, or is skipped and
 reported with ``skip_bad_images``. A caption file with fewer captions than required raises, or
-its captions are repeated with ``repeat_missing_captions``. Non-UTF-8 bytes are replaced and
-caption lines without words skipped, both logged and counted in :class:`ReadReport`.
+its captions are repeated with ``repeat_missing_captions``. A caption file that is not text
+(:func:`~mirrorgan_keras.data.layout.not_text_reason`) raises before any vocabulary is built. A
+few non-UTF-8 bytes are replaced and caption lines without words skipped, both logged and
+counted in :class:`ReadReport`.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ SPLITS = ("train", "test")
 CAPTION_PICKLES = ("captions.pickle", "bird_captions.pickle")  # first found is used
 
 Captions = list[list[list[int]]]  # [image][caption][word] word ids
+_ANNOUNCED_PICKLES: set[str] = set()  # the caption pickles whose use was logged
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,6 +142,7 @@ def load_captions(
     for name in CAPTION_PICKLES:
         path = os.path.join(data_dir, name)
         if os.path.exists(path):
+            _announce_pickle(path)
             reference = read_captions_pickle(path)
             flat = {"train": reference.train, "test": reference.test}
             captions = {
@@ -148,6 +153,14 @@ def load_captions(
             return reference.vocabulary, captions
     return build_captions(layout, data_dir, keys, captions_per_image, options=options,
                           report=report)
+
+
+def _announce_pickle(path: str) -> None:
+    """Logs, once per process, that ``path`` replaces the caption files."""
+    if path not in _ANNOUNCED_PICKLES:
+        _ANNOUNCED_PICKLES.add(path)
+        logger.info("captions and vocabulary come from %s; the caption files (text/) are not "
+                    "read: delete it to rebuild it from them after editing captions", path)
 
 
 def group_captions(

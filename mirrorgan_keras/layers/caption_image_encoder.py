@@ -5,9 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from mirrorgan_keras.config import STREAM_BACKBONES
 from mirrorgan_keras.layers._common import check_backbone, conv_norm_act
-
-BACKBONES = ("resnet152", "small")
 
 
 def resnet152_trunk(weights: str | None, image_size: int = 224) -> keras.Model:
@@ -64,7 +63,7 @@ class CaptionImageEncoder(keras.layers.Layer):
                  weights: str | None = "imagenet", image_size: int = 224, *,
                  bn_momentum: float = 0.99, freeze_backbone: bool = True, **kwargs):
         super().__init__(**kwargs)
-        check_backbone(backbone, BACKBONES, weights)
+        check_backbone(backbone, STREAM_BACKBONES, weights)
         self.embed_size = embed_size
         self.backbone_name = backbone
         self.weights_source = weights

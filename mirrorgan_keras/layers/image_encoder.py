@@ -5,10 +5,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from mirrorgan_keras.config import DAMSM_BACKBONES
 from mirrorgan_keras.layers._common import check_backbone, conv_norm_act, uniform
 from mirrorgan_keras.layers.torch_inception import torch_inception_v3_trunk
-
-BACKBONES = ("inception_v3", "inception_v3_torch", "small")
 
 
 def inception_v3_trunk(weights: str | None, image_size: int = 299) -> keras.Model:
@@ -77,7 +76,7 @@ class RegionImageEncoder(keras.layers.Layer):
                  weights: str | None = "imagenet", image_size: int = 299, *,
                  freeze_backbone: bool = True, **kwargs):
         super().__init__(**kwargs)
-        check_backbone(backbone, BACKBONES, weights)
+        check_backbone(backbone, DAMSM_BACKBONES, weights)
         self.embedding_dim = embedding_dim
         self.backbone_name = backbone
         self.weights_source = weights

@@ -9,6 +9,7 @@ from mirrorgan_keras import distribute
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.layers import RegionImageEncoder, SemanticTextEncoder
 from mirrorgan_keras.losses import damsm_losses
+from mirrorgan_keras.run_files import load_weights
 
 LOSS_NAMES = ("w0", "w1", "s0", "s1")
 
@@ -70,7 +71,7 @@ class DAMSM(keras.Model):
         size = damsm.image_size
         model(keras.ops.zeros((1, size, size, 3)), keras.ops.ones((1, text.words_num), "int32"))
         if weights_file is not None:
-            model.load_weights(weights_file)
+            load_weights(model, weights_file)
         return model
 
     @property

@@ -7,6 +7,7 @@ from keras import ops
 
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.layers import CascadeStage, ConditioningAugmentation, ImageHead, InitialStage
+from mirrorgan_keras.run_files import load_weights
 
 
 @keras.saving.register_keras_serializable(package="mirrorgan_keras")
@@ -78,7 +79,7 @@ class GLAMGenerator(keras.Model):
               keras.ops.ones((1, words_num), "bool"), noise=keras.ops.zeros((1, model.z_dim)),
               condition_noise=keras.ops.zeros((1, model.condition_dim)))
         if weights_file is not None:
-            model.load_weights(weights_file)
+            load_weights(model, weights_file)
         return model
 
     def call(self, sentence, words, word_mask=None, *, noise=None, condition_noise=None,

@@ -10,6 +10,7 @@ from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.layers import CaptionDecoder, CaptionImageEncoder
 from mirrorgan_keras.losses import masked_caption_loss_terms
 from mirrorgan_keras.models.damsm import final_images
+from mirrorgan_keras.run_files import load_weights
 
 
 @keras.saving.register_keras_serializable(package="mirrorgan_keras")
@@ -53,7 +54,7 @@ class STREAM(keras.Model):
         model(keras.ops.zeros((1, size, size, 3)),
               keras.ops.ones((1, config.text.words_num), "int32"))
         if weights_file is not None:
-            model.load_weights(weights_file)
+            load_weights(model, weights_file)
         return model
 
     @property

@@ -1,6 +1,7 @@
 import os
 import pickle
 
+import numpy as np
 import pytest
 
 from mirrorgan_keras.config import TextConfig
@@ -54,6 +55,15 @@ def test_builds_a_readable_coco_like_tree_and_reports_skips(photos, tmp_path):
     records = read_coco(output, "train", TextConfig(captions_per_image=2))
     assert records.keys == report.train_keys
     assert not [name for name in os.listdir(tmp_path) if name.startswith(".building")]
+
+
+def test_a_caption_file_that_is_not_text_skips_its_image(photos, tmp_path):
+    write_image(os.path.join(photos, "binary.jpg"))
+    with open(os.path.join(photos, "binary.txt"), "wb") as f:
+        f.write(np.random.default_rng(0).bytes(4000))
+    report = build_from_folder(photos, str(tmp_path / "out"))
+    assert report.not_text_caption_files == [os.path.join(photos, "binary.txt")]
+    assert report.skipped_count == 4 and "binary" not in report.train_keys + report.test_keys
 
 
 def test_split_is_seeded_and_sorted():

@@ -207,10 +207,10 @@ def test_images_without_boxes_use_the_whole_image(coco_tree):
 def test_config_datasets_for_the_gan_and_for_damsm_pretraining(birds):
     config = override(get_preset("birds_tiny"), {
         "train.batch_size": 2, "damsm.batch_size": 3, "damsm.image_size": 20,
-        "generator.base_size": 4, "text.words_num": 5,
+        "generator.base_size": 8, "text.words_num": 5,
     })
     gan = make_config_dataset(birds, config, "gan", training=True)
-    assert [spec.shape for spec in gan.element_spec["images"]] == [(2, 4, 4, 3), (2, 8, 8, 3)]
+    assert [spec.shape for spec in gan.element_spec["images"]] == [(2, 8, 8, 3), (2, 16, 16, 3)]
     damsm = make_config_dataset(birds, config, "damsm", training=True)
     assert [spec.shape for spec in damsm.element_spec["images"]] == [(3, 20, 20, 3)]
     assert damsm.element_spec["captions"].shape == (3, 5)

@@ -3,11 +3,12 @@
 import logging
 import os
 
+import numpy as np
 import pytest
 
 from mirrorgan_keras.config import TextConfig
 from mirrorgan_keras.data.coco import read_coco
-from mirrorgan_keras.data.layout import DatasetLayoutError
+from mirrorgan_keras.data.layout import DatasetLayoutError, NotTextError
 from mirrorgan_keras.data.records import ReadOptions
 from mirrorgan_keras.data.vocabulary import read_captions_pickle
 from tests.data.conftest import COCO_TRAIN, TEXT, write_coco_tree, write_pickle, write_text
@@ -128,3 +129,32 @@ def test_split_without_images_is_an_error(tmp_path):
     assert len(read_coco(root, "train", TEXT)) == 4
     with pytest.raises(DatasetLayoutError, match="test/filenames.pickle lists no image"):
         read_coco(root, "test", TEXT)
+
+
+def test_a_binary_caption_file_is_an_error_before_any_vocabulary_is_built(coco_tree):
+    with open(text_path(coco_tree, 1), "wb") as f:
+        f.write(np.random.default_rng(0).bytes(4000))
+    with pytest.raises(NotTextError, match=rf"{text_path(coco_tree, 1)} is not a text file "
+                                           r"\(it holds NUL bytes\)"):
+        read_coco(coco_tree, "train", TEXT)
+    assert not os.path.exists(os.path.join(coco_tree, "captions.pickle"))
+
+
+def test_a_caption_file_of_control_characters_is_not_text(coco_tree):
+    write_text(text_path(coco_tree, 2), "a giraffe\n" + "\x1b[1m\x07" * 20 + "\n")
+    with pytest.raises(NotTextError, match=r"40 of its 111 characters are invalid UTF-8 or "
+                                           "control characters"):
+        read_coco(coco_tree, "train", TEXT)
+
+
+def test_a_caption_pickle_in_use_says_once_that_the_caption_files_are_not_read(coco_tree,
+                                                                                caplog):
+    read_coco(coco_tree, "train", TEXT)  # builds captions.pickle
+    with caplog.at_level(logging.INFO):
+        read_coco(coco_tree, "train", TEXT)
+        read_coco(coco_tree, "test", TEXT)
+    pickle_path = os.path.join(coco_tree, "captions.pickle")
+    notes = [r.getMessage() for r in caplog.records if "are not read" in r.getMessage()]
+    assert notes == [f"captions and vocabulary come from {pickle_path}; the caption files "
+                     "(text/) are not read: delete it to rebuild it from them after editing "
+                     "captions"]

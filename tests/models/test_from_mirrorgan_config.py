@@ -5,6 +5,7 @@ import pytest
 
 from mirrorgan_keras.config import override
 from mirrorgan_keras.models import DAMSM, STREAM, GLAMGenerator
+from mirrorgan_keras.run_files import WeightsFormatError, save_weights
 from tests.models.factories import VOCAB, tiny_config
 
 BUILDERS = {
@@ -21,13 +22,20 @@ def test_models_are_built_and_load_their_weights(name, tmp_path):
     saved = BUILDERS[name](config)
     assert saved.built and saved.weights and saved.name == name
     path = tmp_path / f"{name}.weights.h5"
-    saved.save_weights(path)
+    save_weights(saved, path)
     # With a weights file the backbones' own weights are not read (this file does not exist).
     missing = str(tmp_path / "missing.weights.h5")
     config = override(override(config, {"damsm.weights": missing}), {"stream.weights": missing})
     loaded = BUILDERS[name](config, path)
     for a, b in zip(saved.weights, loaded.weights, strict=True):
         np.testing.assert_array_equal(np.asarray(b), np.asarray(a))
+
+
+def test_weights_saved_without_a_format_version_are_refused(tmp_path):
+    path = tmp_path / "generator_ema.weights.h5"
+    BUILDERS["generator"](tiny_config()).save_weights(path)  # Keras's own file, no version
+    with pytest.raises(WeightsFormatError, match="no format version"):
+        BUILDERS["generator"](tiny_config(), path)
 
 
 def test_building_the_generator_draws_no_noise():
