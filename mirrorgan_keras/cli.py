@@ -36,7 +36,7 @@ def define_common_flags(default_preset: str):
                               "--set train.lambda_stream=10 --set generator.ngf=48.")
     flags.DEFINE_enum("verbose", "auto", ["auto", "0", "1", "2"], "Keras fit verbosity.")
     flags.DEFINE_bool("jit_compile", None, "Compile the training steps with XLA (default: "
-                      "compute.jit_compile, off; slower on CPU, README section Performance).")
+                      "compute.jit_compile, off; slower on CPU, docs/performance.md).")
     flags.DEFINE_enum("mixed_precision", None, [p for p in MIXED_PRECISION_POLICIES if p],
                       "Keras dtype policy of the training steps (default: "
                       "compute.mixed_precision, float32).")

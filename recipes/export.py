@@ -25,7 +25,8 @@ flags.DEFINE_string("run_dir", None, "Run directory with config.json, damsm.weig
                     "generator_ema.weights.h5.", required=True)
 flags.DEFINE_string("export_dir", None, "Base directory of the versions (default "
                     "<run_dir>/export).")
-flags.DEFINE_integer("version", None, "Version number (default: one above the highest).")
+flags.DEFINE_integer("version", None, "Version number (default: one above the highest).",
+                     lower_bound=1)
 flags.DEFINE_string("data_dir", None, "Data set directory (default: the run's).")
 flags.DEFINE_string("damsm_weights", None, "The DAMSM the run was trained with (default "
                     "<run_dir>/damsm.weights.h5).")

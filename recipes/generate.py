@@ -32,10 +32,11 @@ flags.DEFINE_string("model", None, "An exported SavedModel: a version directory 
                     "export directory (its highest version is used).", required=True)
 flags.DEFINE_multi_string("caption", [], "A caption to draw (repeatable).")
 flags.DEFINE_string("captions_file", None, "A text file with one caption per line.")
-flags.DEFINE_integer("seed", 0, "Seed of the noise of each caption's samples.")
-flags.DEFINE_integer("samples", 1, "Images per caption.")
+flags.DEFINE_integer("seed", 0, "Seed of the noise of each caption's samples.", lower_bound=0)
+flags.DEFINE_integer("samples", 1, "Images per caption.", lower_bound=1)
 flags.DEFINE_bool("attention", False, "Also write the word-attention figure of each image.")
-flags.DEFINE_integer("cell", 128, "Panel size of the attention figures, in pixels.")
+flags.DEFINE_integer("cell", 128, "Panel size of the attention figures, in pixels.",
+                     lower_bound=8)
 flags.DEFINE_string("output_dir", "generated", "Where the PNG files go.")
 FLAGS = flags.FLAGS
 

@@ -81,3 +81,14 @@ def test_a_bad_value_stops_a_recipe_before_it_writes_anything(tmp_path, flag, na
                             env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"})
     assert result.returncode != 0 and named in result.stderr, result.stderr[-2000:]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("recipe, flags", [
+    ("generate.py", ["--model=nowhere", "--caption=a red bird", "--samples=0"]),
+    ("export.py", ["--run_dir=nowhere", "--version=0"]),
+])
+def test_counting_flags_of_the_serving_recipes_have_lower_bounds(recipe, flags):
+    result = subprocess.run([sys.executable, str(ROOT / "recipes" / recipe), *flags],
+                            capture_output=True, text=True, timeout=120,
+                            env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"})
+    assert result.returncode != 0 and flags[-1].split("=")[0] in result.stderr, result.stderr
