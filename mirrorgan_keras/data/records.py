@@ -95,6 +95,16 @@ class DatasetSplit:
             bboxes=None if self.bboxes is None else self.bboxes[list(indices)],
         )
 
+    def interleave_classes(self) -> DatasetSplit:
+        """The same images, reordered round-robin over the classes (first image of each class,
+        then the second of each, ...), so that consecutive images are of different classes
+        wherever the class sizes allow; deterministic."""
+        rank_in_class = np.zeros(len(self), np.int64)
+        for class_id in np.unique(self.class_ids):
+            members = np.flatnonzero(self.class_ids == class_id)
+            rank_in_class[members] = np.arange(len(members))
+        return self.select(np.lexsort((self.class_ids, rank_in_class)).tolist())
+
 
 def read_split(
     layout: DatasetLayout,

@@ -45,12 +45,16 @@ from mirrorgan_keras.evaluation.r_precision import (
     true_caption_positions,
 )
 from mirrorgan_keras.evaluation.redescription import (
+    MIN_IMAGE_DEPENDENCE,
     caption_losses,
+    image_dependence_warning,
     mismatched_images,
     redescription_loss,
+    swapped_word_preference,
 )
 
 __all__ = [
+    "MIN_IMAGE_DEPENDENCE",
     "NOT_MENTIONED",
     "ORACLE_ATTRIBUTES",
     "InceptionOutputs",
@@ -66,6 +70,7 @@ __all__ = [
     "feature_statistics",
     "format_attribute_report",
     "frechet_distance",
+    "image_dependence_warning",
     "inception_metrics",
     "inception_score",
     "load_classifier",
@@ -85,6 +90,7 @@ __all__ = [
     "reference_statistics",
     "save_oracle",
     "save_statistics",
+    "swapped_word_preference",
     "synthetic_split_keys",
     "train_oracle",
     "true_caption_positions",

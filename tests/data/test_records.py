@@ -158,3 +158,19 @@ def test_a_caption_pickle_in_use_says_once_that_the_caption_files_are_not_read(c
     assert notes == [f"captions and vocabulary come from {pickle_path}; the caption files "
                      "(text/) are not read: delete it to rebuild it from them after editing "
                      "captions"]
+
+
+def test_interleave_classes_alternates_classes_and_keeps_every_image():
+    from mirrorgan_keras.data.records import DatasetSplit, ReadReport
+    from mirrorgan_keras.data.vocabulary import Vocabulary
+
+    class_ids = np.array([3, 3, 3, 5, 5, 7], np.int32)  # class-ordered, as the readers give
+    split = DatasetSplit(
+        split="test", keys=[f"k{i}" for i in range(6)], image_paths=[f"p{i}" for i in range(6)],
+        captions=[[[i + 1]] for i in range(6)], class_ids=class_ids,
+        bboxes=np.arange(24.0).reshape(6, 4), vocabulary=Vocabulary(["a"]), report=ReadReport())
+    mixed = split.interleave_classes()
+    assert mixed.keys == ["k0", "k3", "k5", "k1", "k4", "k2"]
+    np.testing.assert_array_equal(mixed.class_ids, [3, 5, 7, 3, 5, 3])
+    assert mixed.captions == [[[1]], [[4]], [[6]], [[2]], [[5]], [[3]]]
+    np.testing.assert_array_equal(mixed.bboxes[:, 0], [0, 12, 20, 4, 16, 8])
