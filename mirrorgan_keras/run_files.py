@@ -50,7 +50,7 @@ logger = logging.getLogger(__name__)
 # The layout of the variables of every model this library saves (their names, shapes and order
 # in weights files and checkpoints). Bump it when a layer's variables change: files written
 # with another version are refused with a message instead of Keras's load errors.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _FORMAT_ATTRIBUTE = "mirrorgan_keras_format_version"  # of the root group of a .weights.h5
 
 

@@ -21,13 +21,18 @@ def resnet152_trunk(weights: str | None, image_size: int = 224) -> keras.Model:
     )
 
 
-def small_pooled_trunk(image_size: int, width: int = 32) -> keras.Model:
-    """A small CNN for CPU presets: ``[B, S, S, 3]`` in [-1, 1] → ``[B, 8·width]``."""
+def small_spatial_trunk(image_size: int, width: int = 32) -> keras.Model:
+    """A small CNN for CPU presets: ``[B, S, S, 3]`` in [-1, 1] → ``[B, (S/16)² · 8·width]``.
+
+    Four stride-2 blocks, then the feature map is flattened, not pooled: a captioner must know
+    *where* a colour is to say which part has it, and global pooling keeps only which colours
+    are present (docs/experiments.md).
+    """
     images = keras.Input((image_size, image_size, 3))
     hidden = images
     for i, filters in enumerate((width, 2 * width, 4 * width, 8 * width)):
         hidden = conv_norm_act(hidden, filters, 2, i)
-    return keras.Model(images, keras.layers.GlobalAveragePooling2D()(hidden), name="small_trunk")
+    return keras.Model(images, keras.layers.Flatten()(hidden), name="small_trunk")
 
 
 @keras.saving.register_keras_serializable(package="mirrorgan_keras")
@@ -73,7 +78,7 @@ class CaptionImageEncoder(keras.layers.Layer):
         if backbone == "resnet152":
             self.backbone = resnet152_trunk(weights, image_size)
         else:
-            self.backbone = small_pooled_trunk(image_size)
+            self.backbone = small_spatial_trunk(image_size)
         self.backbone.trainable = not freeze_backbone
         self.projection = keras.layers.Dense(embed_size, name="projection")
         self.norm = keras.layers.BatchNormalization(momentum=bn_momentum, epsilon=1e-5,

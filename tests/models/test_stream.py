@@ -70,3 +70,13 @@ def test_resnet_encoder_applies_its_own_preprocessing():
     assert len(encoder.trainable_weights) == 4  # projection and batch norm only
     restored = CaptionImageEncoder.from_config({**encoder.get_config(), "weights": "imagenet"})
     assert restored.weights_source is None  # loading never downloads
+
+
+def test_small_encoder_keeps_where_a_colour_is():
+    """The small CNN's map is flattened, not pooled: every position keeps its own features."""
+    encoder = CaptionImageEncoder(8, backbone="small", weights=None, image_size=32)
+    assert encoder.backbone.outputs[0].shape[-1] == 2 * 2 * 256  # (32 / 16)² positions × 256
+    images = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    last_map = keras.Model(encoder.backbone.inputs, encoder.backbone.get_layer("act3").output)
+    np.testing.assert_allclose(encoder.backbone_features(images),
+                               np.reshape(last_map(images), (2, -1)), atol=1e-6)
