@@ -1,36 +1,18 @@
-"""Training callbacks: sample grids of the EMA generator as PNG files and TensorBoard images,
-and the captions and noise they are drawn from."""
+"""Training callbacks: captioned sample sheets of the EMA generator as PNG files and
+TensorBoard images, and the captions, real images and noise they are drawn from."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import keras
 import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from mirrorgan_keras.figures import to_uint8
-
-
-def image_grid(rows: list[list[np.ndarray]], pad: int = 2, min_cell: int = 0) -> np.ndarray:
-    """Tiles square uint8 images ``rows[r][c]`` (each ``[s, s, 3]``, sizes powers of two) into
-    one uint8 image; every cell is nearest-upsampled to the largest image (at least
-    ``min_cell``, doubling) so that stages line up."""
-    cell = max(max(image.shape[0] for image in row) for row in rows)
-    while cell < min_cell:
-        cell *= 2
-    height = len(rows) * (cell + pad) + pad
-    width = max(len(row) for row in rows) * (cell + pad) + pad
-    grid = np.full((height, width, 3), 255, np.uint8)
-    for r, row in enumerate(rows):
-        for c, image in enumerate(row):
-            factor = cell // image.shape[0]
-            big = image.repeat(factor, axis=0).repeat(factor, axis=1)
-            top, left = pad + r * (cell + pad), pad + c * (cell + pad)
-            grid[top:top + cell, left:left + cell] = big
-    return grid
+from mirrorgan_keras.figures import caption_sheet, to_uint8
 
 
 def draw_noise(generator, count: int, rng: np.random.Generator):
@@ -40,31 +22,54 @@ def draw_noise(generator, count: int, rng: np.random.Generator):
                  for width in (generator.z_dim, generator.condition_dim))
 
 
-def sample_captions(records, count: int, choose=None) -> tuple[np.ndarray, list[str]]:
-    """The captions a :class:`SampleGrid` shows: one caption of each of ``count`` images
-    spread over ``records`` (a DatasetSplit), as ids ``[count, T]`` padded to the longest,
-    and their text. ``choose`` picks it from an image's captions (word id lists); default
-    the first."""
+class SampleCaptions(NamedTuple):
+    """The captions a :class:`SampleGrid` shows: word ids ``[K, T]`` (padded to the longest),
+    their text, and the index of the image each comes from in its DatasetSplit."""
+
+    ids: np.ndarray
+    texts: list[str]
+    indices: np.ndarray
+
+
+def sample_captions(records, count: int, choose=None) -> SampleCaptions:
+    """One caption of each of ``count`` images spread over ``records`` (a DatasetSplit).
+    ``choose`` picks it from an image's captions (word id lists); default the first."""
     choose = choose or (lambda captions: captions[0])
     picks = np.linspace(0, len(records) - 1, count).astype(int)
     captions = [choose(records.captions[i]) for i in picks]
     ids = np.zeros((count, max(len(c) for c in captions)), np.int32)
     for row, caption in enumerate(captions):
         ids[row, :len(caption)] = caption
-    return ids, [records.vocabulary.decode(c) for c in captions]
+    return SampleCaptions(ids, [records.vocabulary.decode(c) for c in captions], picks)
+
+
+def real_images(records, indices, size: int) -> list[np.ndarray]:
+    """The images at ``indices`` of ``records`` (a DatasetSplit) as the training pipeline
+    reads them (box crop), resized to uint8 ``[size, size, 3]``."""
+    from mirrorgan_keras.data.pipeline import decode_image  # the data pipeline imports TF text
+
+    images = []
+    for i in indices:
+        bbox = None if records.bboxes is None else tf.constant(records.bboxes[i], tf.float64)
+        image = decode_image(tf.constant(records.image_paths[i]), bbox)
+        resized = tf.image.resize(image, (size, size), antialias=True)
+        images.append(np.asarray(tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)))
+    return images
 
 
 class SampleGrid(keras.callbacks.Callback):
     """Every ``every_steps`` steps, renders fixed captions with fixed noise through the EMA
     generator of a :class:`~mirrorgan_keras.models.MirrorGAN`.
 
-    Writes ``<output_dir>/step_<step>.png`` (one row per caption, one column per stage, all
-    shown at the final size; ``captions.txt`` lists the rows) and, with ``log_dir``, the same
-    grid as a TensorBoard image. Call :meth:`render` for a grid at any time.
+    Writes ``<output_dir>/step_<step>.png`` (:func:`~mirrorgan_keras.figures.caption_sheet`:
+    each caption written above its row, one column per stage, all shown at the final size, then
+    the real image when given; ``captions.txt`` lists the captions too) and, with ``log_dir``,
+    the same sheet as a TensorBoard image. Call :meth:`render` for a sheet at any time.
 
     Args:
         captions: int ``[K, T]`` word ids of the captions to render.
-        texts: the K captions as text (for ``captions.txt``).
+        texts: the K captions as text.
+        real_images: None or K uint8 ``[s, s, 3]`` real images, one of each caption's class.
         output_dir: where the PNG files go.
         every_steps: period in training steps (0 = only at the end of training).
         log_dir: TensorBoard log directory, or None.
@@ -72,10 +77,12 @@ class SampleGrid(keras.callbacks.Callback):
     """
 
     def __init__(self, captions, texts: list[str], output_dir: str | os.PathLike, *,
-                 every_steps: int = 500, log_dir: str | None = None, seed: int = 100):
+                 real_images: list[np.ndarray] | None = None, every_steps: int = 500,
+                 log_dir: str | None = None, seed: int = 100):
         super().__init__()
         self.captions = np.asarray(captions, np.int32)
         self.texts = list(texts)
+        self.real_images = real_images
         self.output_dir = Path(output_dir)
         self.every_steps = every_steps
         self.log_dir = log_dir
@@ -92,7 +99,8 @@ class SampleGrid(keras.callbacks.Callback):
         outputs = generator(sentence, words, self.captions != 0, noise=noise,
                             condition_noise=condition_noise, training=False)
         stages = [np.asarray(to_uint8(images)) for images in outputs["images"]]
-        return image_grid([[stage[i] for stage in stages] for i in range(count)], min_cell=128)
+        return caption_sheet([[stage[i] for stage in stages] for i in range(count)], self.texts,
+                             real_images=self.real_images)
 
     def write(self, step: int) -> Path:
         """Renders and writes the grid of ``step``; returns the PNG path."""

@@ -1,13 +1,16 @@
-"""Figures of generated images: the stages side by side and word-attention maps over them,
-and the conversion of generated images to displayable uint8."""
+"""Figures of generated images: captioned sample sheets, the stages side by side and
+word-attention maps over them, and the conversion of generated images to displayable uint8."""
 
 from __future__ import annotations
+
+import textwrap
 
 import numpy as np
 from keras import ops
 from PIL import Image, ImageDraw
 
-LABEL_HEIGHT = 14
+LABEL_HEIGHT = 14  # one line of PIL's default font
+CHAR_WIDTH = 6  # of that font, for wrapping captions
 PAD = 2
 UNATTENDED_BRIGHTNESS = 0.3  # brightness of a pixel with zero attention in the overlays
 
@@ -73,3 +76,47 @@ def _labelled_grid(rows: list[list[tuple[np.ndarray, str]]], cell: int) -> np.nd
             figure.paste(Image.fromarray(image), (left, top))
             draw.text((left + 2, top + cell + 1), label, fill="black")
     return np.asarray(figure)
+
+
+def caption_sheet(rows: list[list[np.ndarray]], captions: list[str], *,
+                  real_images: list[np.ndarray] | None = None, cell: int = 128) -> np.ndarray:
+    """A sample sheet a person can judge without another file, as uint8 ``[H, W, 3]``.
+
+    One block per caption: the caption written above its row; the row holds the generated
+    images (e.g. every stage), then, when given, a real image of the caption's class labelled
+    "real". Images are nearest-upsampled to ``cell`` (at least the largest image).
+
+    Args:
+        rows: per caption, uint8 ``[s, s, 3]`` images.
+        captions: the caption of each row.
+        real_images: per caption, a uint8 ``[s, s, 3]`` real image, or None.
+        cell: side of each panel in pixels.
+    """
+    if len(rows) != len(captions) or (real_images is not None and len(real_images) != len(rows)):
+        raise ValueError(f"{len(rows)} rows, {len(captions)} captions and "
+                         f"{'no' if real_images is None else len(real_images)} real images")
+    cell = max([cell] + [image.shape[0] for row in rows for image in row])
+    columns = max(len(row) for row in rows) + (real_images is not None)
+    width = columns * (cell + PAD) + PAD
+    chars = max(20, (width - 2 * PAD) // CHAR_WIDTH)
+    blocks = []
+    for r, row in enumerate(rows):
+        lines = textwrap.wrap(captions[r], chars) or [""]
+        panels = [upsample(image, cell) for image in row]
+        if real_images is not None:
+            panels += [np.full((cell, cell, 3), 255, np.uint8)] * (columns - 1 - len(row))
+            panels.append(upsample(real_images[r], cell))
+        block = Image.new("RGB", (width, len(lines) * LABEL_HEIGHT + cell + PAD), "white")
+        draw = ImageDraw.Draw(block)
+        for i, line in enumerate(lines):
+            draw.text((PAD + 2, i * LABEL_HEIGHT + 1), line, fill="black")
+        top = len(lines) * LABEL_HEIGHT
+        for c, panel in enumerate(panels):
+            block.paste(Image.fromarray(panel), (PAD + c * (cell + PAD), top))
+        if real_images is not None:
+            left = PAD + (columns - 1) * (cell + PAD)
+            draw.rectangle((left, top, left + 4 * CHAR_WIDTH + 3, top + LABEL_HEIGHT - 1),
+                           fill="black")
+            draw.text((left + 2, top + 1), "real", fill="white")
+        blocks.append(np.asarray(block))
+    return np.concatenate(blocks, axis=0)

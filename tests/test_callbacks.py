@@ -1,7 +1,7 @@
 import numpy as np
 from PIL import Image
 
-from mirrorgan_keras.callbacks import SampleGrid, image_grid, sample_captions
+from mirrorgan_keras.callbacks import SampleGrid, sample_captions
 from mirrorgan_keras.data.vocabulary import Vocabulary
 from tests.models.factories import (
     batches_from,
@@ -23,35 +23,29 @@ class _Records:
 
 
 def test_sample_captions_spread_over_the_split_as_padded_ids_with_text():
-    ids, texts = sample_captions(_Records(), 3)  # images 0, 2 and 4
+    ids, texts, indices = sample_captions(_Records(), 3)
+    np.testing.assert_array_equal(indices, [0, 2, 4])
     np.testing.assert_array_equal(ids, [[1, 2, 3], [2, 0, 0], [1, 4, 3]])
     assert texts == ["a red bird", "red", "a blue bird"]
-    ids, texts = sample_captions(_Records(), 2, choose=lambda captions: captions[-1])
+    ids, texts, _ = sample_captions(_Records(), 2, choose=lambda captions: captions[-1])
     np.testing.assert_array_equal(ids, [[1, 4, 0], [1, 4, 3]])
     assert texts == ["a blue", "a blue bird"]
-
-
-def test_image_grid_upsamples_every_stage_to_the_largest():
-    small = np.full((2, 2, 3), 10, np.uint8)
-    large = np.full((4, 4, 3), 200, np.uint8)
-    grid = image_grid([[small, large], [small, large]], pad=1)
-    assert grid.shape == (2 * 5 + 1, 2 * 5 + 1, 3)
-    assert np.all(grid[1:5, 1:5] == 10) and np.all(grid[1:5, 6:10] == 200)
-    assert np.all(grid[0] == 255)  # padding
-    assert image_grid([[small]], pad=0, min_cell=7).shape == (8, 8, 3)
 
 
 def test_sample_grid_writes_pngs_and_tensorboard_images(tmp_path):
     config = tiny_config()
     gan = build_mirrorgan(config, build_damsm(config), build_stream(config))
     captions = np.array([[1, 2, 3, 0, 0, 0, 0, 0], [4, 5, 6, 7, 0, 0, 0, 0]], np.int32)
-    grid = SampleGrid(captions, ["a b c", "d e f g"], tmp_path / "samples", every_steps=2,
-                      log_dir=str(tmp_path / "logs"))
+    reals = [np.full((16, 16, 3), 7, np.uint8), np.full((16, 16, 3), 9, np.uint8)]
+    grid = SampleGrid(captions, ["a b c", "d e f g"], tmp_path / "samples", real_images=reals,
+                      every_steps=2, log_dir=str(tmp_path / "logs"))
     gan.fit(batches_from(config, 4, steps=3), callbacks=[grid], verbose=0)
     written = sorted(p.name for p in (tmp_path / "samples").glob("*.png"))
     assert written == ["step_0000002.png", "step_0000003.png"]
     image = np.asarray(Image.open(tmp_path / "samples" / "step_0000002.png"))
-    assert image.shape == (2 * (128 + 2) + 2, 2 * (128 + 2) + 2, 3)  # 2 captions × 2 stages
+    # 2 captions, each a text line over 2 stages and the real image; the real one bottom right
+    assert image.shape == (2 * (14 + 128 + 2), 3 * (128 + 2) + 2, 3)
+    assert np.all(image[-2 - 64, -2 - 64] == 9)
     assert (tmp_path / "samples" / "captions.txt").read_text() == "a b c\nd e f g\n"
     assert any((tmp_path / "logs").iterdir())
     np.testing.assert_array_equal(grid.render(), grid.render())  # fixed noise

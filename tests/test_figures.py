@@ -1,7 +1,8 @@
 import numpy as np
+import pytest
 import tensorflow as tf
 
-from mirrorgan_keras.figures import to_uint8
+from mirrorgan_keras.figures import caption_sheet, to_uint8
 
 
 def test_to_uint8_maps_the_tanh_range_in_eager_and_graph_code():
@@ -14,3 +15,26 @@ def test_to_uint8_maps_the_tanh_range_in_eager_and_graph_code():
         np.testing.assert_array_equal(np.asarray(converted), expected)
     np.testing.assert_array_equal(np.asarray(to_uint8(values[:3])), [0, 0, 128])
 
+
+
+def test_caption_sheet_writes_each_caption_above_its_row_with_the_real_image_last():
+    small = np.full((2, 2, 3), 10, np.uint8)
+    large = np.full((4, 4, 3), 200, np.uint8)
+    real = np.full((8, 8, 3), 90, np.uint8)
+    long_caption = "this bird has a red crown and"  # 20 characters a line: wraps once
+    sheet = caption_sheet([[small, large], [small, large]], ["a blue bird", long_caption],
+                          real_images=[real, real], cell=16)
+    width = 3 * (16 + 2) + 2
+    assert sheet.shape == (14 + 16 + 2 + 2 * 14 + 16 + 2, width, 3)
+    assert np.any(sheet[:14] < 128)  # the first caption's text is drawn above its row
+    row = sheet[14:30]
+    assert np.all(row[:, 2:18] == 10) and np.all(row[:, 20:36] == 200)  # stages, upsampled
+    assert np.all(row[-2:, -18:-2] == 90)  # the real image (its label sits at the top-left)
+    assert np.all(sheet[-18:-2, 2:18] == 10)  # the second row, below its two text lines
+
+
+def test_caption_sheet_without_real_images_and_mismatched_lengths():
+    image = np.zeros((4, 4, 3), np.uint8)
+    assert caption_sheet([[image]], ["x"], cell=4).shape == (14 + 4 + 2, 4 + 4, 3)
+    with pytest.raises(ValueError, match="2 rows, 1 captions"):
+        caption_sheet([[image], [image]], ["x"])
