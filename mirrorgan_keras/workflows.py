@@ -25,12 +25,16 @@ import keras
 import tensorflow as tf
 
 from mirrorgan_keras import distribute, precision
-from mirrorgan_keras.callbacks import SampleGrid, sample_captions
+from mirrorgan_keras.callbacks import SampleGrid, real_images, sample_captions
 from mirrorgan_keras.checkpoint import TrainingCheckpoint, training_state
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data import DatasetLayoutError, load_split, make_config_dataset
 from mirrorgan_keras.data import steps_per_epoch as epoch_steps
-from mirrorgan_keras.evaluation.redescription import caption_losses, mismatched_images
+from mirrorgan_keras.evaluation.redescription import (
+    caption_losses,
+    image_dependence_warning,
+    mismatched_images,
+)
 from mirrorgan_keras.models import (
     DAMSM,
     STREAM,
@@ -158,10 +162,11 @@ def pretrain_stream(config: MirrorGANConfig, run_dir, strategy=None, *,
     ``stream.weights.h5``.
 
     With ``stream.word_pretraining_epochs`` the CNN is first trained to predict its caption's
-    words (:class:`~mirrorgan_keras.models.WordPresencePretrainer`), then frozen. Returns a
-    summary dict with the test cross-entropy on the true images and on mismatched ones
-    (``image_dependence`` = their difference: a captioner that ignores the image cannot
-    guide the generator; check it before GAN training).
+    words (:class:`~mirrorgan_keras.models.WordPresencePretrainer`); it is then frozen or not as
+    ``stream.freeze_backbone`` says. Returns a summary dict with the test cross-entropy on the
+    true images and on images of other classes (``image_dependence`` = their difference: a
+    captioner that ignores the image cannot guide the generator; a warning is logged below
+    :data:`~mirrorgan_keras.evaluation.redescription.MIN_IMAGE_DEPENDENCE`).
     """
     epochs = config.stream.epochs if epochs is None else epochs
     _check_positive(epochs=epochs)
@@ -180,8 +185,12 @@ def pretrain_stream(config: MirrorGANConfig, run_dir, strategy=None, *,
                              total_steps=epochs * per_epoch, checkpoint_every=per_epoch, seed=seed,
                              resume=resume, verbose=verbose)
         save_weights(stream, files.stream)
-        test_batches = make_config_dataset(test, config, "stream", training=False)
+        test_batches = make_config_dataset(test.interleave_classes(), config, "stream",
+                                           training=False)
         real, mismatched = caption_losses(stream, test_batches, [final_images, mismatched_images])
+        warning = image_dependence_warning(mismatched - real)
+        if warning:
+            logger.warning(warning)
         return _summary(history, {"loss": real, "loss_mismatched_images": mismatched,
                                   "image_dependence": mismatched - real}, start, epochs=epochs)
 
@@ -201,7 +210,7 @@ def _pretrain_backbone_on_words(stream: STREAM, config, records, strategy, seed,
         dataset, epochs=config.stream.word_pretraining_epochs,
         steps_per_epoch=epoch_steps(records, config.stream.batch_size), verbose=verbose,
         shuffle=False)  # the pipeline shuffles
-    backbone.trainable = False
+    backbone.trainable = not config.stream.freeze_backbone
 
 
 def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, *,
@@ -212,8 +221,9 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, *,
     """Trains MirrorGAN (docs/design.md §8) with the pretrained encoders of the run (or the given
     weight files) and writes the EMA generator, sample grids and TensorBoard logs.
 
-    ``steps`` defaults to ``train.max_epoch`` epochs. ``samples``: ``(ids [K, T], texts)`` of
-    the captions the sample grids show (default: 8 test captions). Returns a summary dict.
+    ``steps`` defaults to ``train.max_epoch`` epochs. ``samples``: the
+    :class:`~mirrorgan_keras.callbacks.SampleCaptions` of the test split the sample sheets show
+    (default: 8 spread over it), each beside its real image. Returns a summary dict.
     """
     _check_positive(steps=1 if steps is None else steps, checkpoint_every=checkpoint_every,
                     sample_every=sample_every)
@@ -234,8 +244,10 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, *,
             gan.start_from(files.initial_gan, config)
         callbacks = []
         if files.chief:
-            ids, texts = samples or sample_captions(test, 8)
-            callbacks.append(SampleGrid(ids, texts, files.samples, every_steps=sample_every,
+            samples = samples or sample_captions(test, 8)
+            reals = real_images(test, samples.indices, config.generator.image_sizes[-1])
+            callbacks.append(SampleGrid(samples.ids, samples.texts, files.samples,
+                                        real_images=reals, every_steps=sample_every,
                                         log_dir=str(files.logs / "samples")))
         history = _fit_stage(gan, "mirrorgan", files, config, records=train, purpose="gan",
                              total_steps=steps, checkpoint_every=min(checkpoint_every, steps),

@@ -6,12 +6,16 @@ import json
 import numpy as np
 import pytest
 
-from mirrorgan_keras import run_files, workflows
+from mirrorgan_keras import distribute, run_files, workflows
 from mirrorgan_keras.config import override
 from mirrorgan_keras.data import DatasetLayoutError, load_split
-from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds
-from mirrorgan_keras.evaluation import redescription_loss
-from mirrorgan_keras.models import DAMSM, GLAMGenerator
+from mirrorgan_keras.data.synthetic_birds import COLOURS, generate_synthetic_birds
+from mirrorgan_keras.evaluation import (
+    MIN_IMAGE_DEPENDENCE,
+    redescription_loss,
+    swapped_word_preference,
+)
+from mirrorgan_keras.models import DAMSM, STREAM, GLAMGenerator
 from mirrorgan_keras.run_files import RunConfigMismatchError, RunDirectoryLockedError
 from tests.models.factories import tiny_config
 from tests.test_run_files import lock_held_by_another_process
@@ -28,7 +32,7 @@ def config(tmp_path_factory):
     return override(tiny_config(), values)
 
 
-def test_three_stages_write_their_files_and_resume(config, tmp_path):
+def test_three_stages_write_their_files_and_resume(config, tmp_path, caplog):
     leftover, user_file = tmp_path / ".0badf00d-generator_ema.weights.h5", tmp_path / ".notes"
     leftover.touch()  # a kill during the final save of an earlier run
     user_file.touch()
@@ -41,6 +45,10 @@ def test_three_stages_write_their_files_and_resume(config, tmp_path):
     for path in (files.damsm, files.stream, files.generator, files.samples / "step_0000002.png"):
         assert path.exists(), path
     assert damsm["test"]["loss"] > 0 and stream["test"]["loss"] > 0
+    dependence = stream["test"]["image_dependence"]  # one epoch: the captioner ignores images
+    assert dependence == pytest.approx(
+        stream["test"]["loss_mismatched_images"] - stream["test"]["loss"])
+    assert dependence < MIN_IMAGE_DEPENDENCE and "image_dependence is" in caplog.text
     assert gan["steps"] == 2 and "g_loss" in gan["train"]
     recorded = json.loads(files.config.read_text())
     assert recorded["config"]["generator"]["ngf"] == 8 and recorded["vocab_size"] > 10
@@ -51,6 +59,9 @@ def test_three_stages_write_their_files_and_resume(config, tmp_path):
     scores = redescription_loss(config, tmp_path, test, count=8, batch_size=4)
     assert scores["images"] == 8
     assert np.isfinite(scores["stream_ce_real"]) and np.isfinite(scores["stream_ce_generated"])
+    stream_model = STREAM.from_mirrorgan_config(config, test.vocabulary.size, files.stream)
+    swaps = swapped_word_preference(stream_model, config, test, COLOURS, count=8, batch_size=4)
+    assert swaps["images"] > 0 and 0.0 <= swaps["preference"] <= 1.0
 
 
 def test_missing_data_set_says_where_to_get_it(config, tmp_path):
@@ -108,3 +119,17 @@ def test_a_stage_refuses_a_config_that_does_not_fit_the_runs_weights(config, tmp
                                                      r"generator\.ngf=16"):
         workflows.pretrain_stream(config, tmp_path, epochs=1, verbose=0)
     assert run_files.load_run_config(tmp_path) == converted
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_word_pretraining_leaves_the_cnn_as_the_config_says(config, freeze):
+    config = override(config, {"stream.freeze_backbone": freeze,
+                               "stream.word_pretraining_epochs": 1})
+    train = load_split(config.data, config.text, "train")
+    stream = STREAM.from_mirrorgan_config(config, train.vocabulary.size)
+    before = [np.array(w) for w in stream.encoder.backbone.weights]
+    workflows._pretrain_backbone_on_words(stream, config, train, distribute.make_strategy(),
+                                          seed=0, verbose=0)
+    after = stream.encoder.backbone.weights
+    assert any(not np.allclose(b, a) for b, a in zip(before, after, strict=True))  # it trained
+    assert stream.encoder.backbone.trainable is (not freeze)

@@ -170,7 +170,8 @@ def attribute_scores(oracle: keras.Model, generated: GeneratedTestSet, records: 
 def evaluate_run(run_dir, records: DatasetSplit, config: MirrorGANConfig | None = None, *,
                  count: int = 30000, seed: int = 0, inception_weights: str | None = "imagenet",
                  skip_inception: bool = False, splits: int = 10, folds: int = 10,
-                 oracle_path: str | None = None, work_dir: Path | None = None,
+                 oracle_path: str | None = None, skip_attributes: bool = False,
+                 work_dir: Path | None = None,
                  verbose: int = 1, inception_classes: int | None = None,
                  inception_class_indices=None, damsm_weights=None) -> dict:
     """Generates ``count`` test images with the run's EMA generator and scores them.
@@ -180,7 +181,8 @@ def evaluate_run(run_dir, records: DatasetSplit, config: MirrorGANConfig | None 
         inception_weights, inception_classes, inception_class_indices: the Inception model,
             see :class:`~mirrorgan_keras.InceptionScorer` (weights None: random,
             only to exercise the code); skip_inception: no IS / FID.
-        oracle_path: the attribute oracle file (synthetic birds only; trained when missing).
+        oracle_path: the attribute oracle file (synthetic birds only; trained when missing);
+            skip_attributes: no attribute accuracy.
         work_dir: where the image memory maps and the FID reference statistics are kept.
         damsm_weights: the DAMSM the run was trained with (default the run's): its text
             encoder feeds the generator, both encoders give the R-precision.
@@ -209,7 +211,7 @@ def evaluate_run(run_dir, records: DatasetSplit, config: MirrorGANConfig | None 
             verbose=verbose))
     results["r_precision"] = r_precision_scores(damsm, generated, folds=folds, seed=seed,
                                                 verbose=verbose)
-    if config.data.dataset == "synthetic_birds":
+    if config.data.dataset == "synthetic_birds" and not skip_attributes:
         oracle_path = oracle_path or str(Path(config.data.data_dir) / "attribute_oracle.keras")
         results["attributes"] = attribute_scores(attribute_oracle(oracle_path), generated,
                                                  records, config.data.data_dir)
