@@ -1,4 +1,5 @@
-# make demo: creates .venv when it is missing and runs the end-to-end CPU demo (runs/demo/).
+# make demo: creates .venv when it is missing, installs the package editable (no extras) and
+# runs the end-to-end CPU demo (runs/demo/).
 # make test: creates .venv when it is missing, installs the package editable with [dev,torch]
 # (torch: the CPU wheel, for the checkpoint conversion and its tests), runs
 # the linter and the test suite on the CPU.
@@ -6,19 +7,23 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-package
 PYTEST_ARGS ?=
 
 .PHONY: demo test lint install clean
 
-$(STAMP): pyproject.toml
+$(DEMO_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $(DEMO_STAMP)
+
+$(STAMP): $(DEMO_STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,torch]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(PY) recipes/demo.py --run_dir runs/demo --verbose 2
 
 lint: $(STAMP)

@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,36 @@ def test_train_synthetic_birds_recipe_runs_every_stage(tmp_path):
     assert not noise, result.stderr[-3000:]  # nor from the synthetic birds' worker processes
     assert (tmp_path / "run" / "generator_ema.weights.h5").exists()
     assert (tmp_path / "run" / "samples" / "step_0000002.png").exists()
+
+
+@pytest.mark.slow
+def test_demo_runs_every_phase_and_closes_with_its_report(tmp_path):
+    """The demo on a tiny set: its STREAM report (image dependence, colour swaps), a closing
+    report, the captioned sample sheet and metrics.json, and no C++ log lines."""
+    command = [
+        sys.executable, str(ROOT / "recipes" / "demo.py"),
+        f"--data_dir={tmp_path / 'data'}", f"--run_dir={tmp_path / 'run'}",
+        "--num_train=24", "--num_test=12", "--image_size=64", "--damsm_epochs=1",
+        "--stream_epochs=1", "--gan_steps=2", "--report_images=12", "--rows=2", "--verbose=0",
+        "--set=train.batch_size=4", "--set=damsm.batch_size=4", "--set=stream.batch_size=4",
+        "--set=generator.ngf=4", "--set=discriminator.ndf=4",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                            env={"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "image_dependence" in out and "WARNING: STREAM's image_dependence" in out  # 1 epoch
+    assert "two colours swapped" in out and "R-precision top-1" in out
+    assert "python recipes/evaluate.py --run_dir" in out
+    noise = [marker for marker in NOISE if marker in out + result.stderr]
+    assert not noise, result.stderr[-3000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert set(metrics["phase_seconds"]) == {"data", "damsm", "stream", "mirrorgan", "report",
+                                             "total"}
+    assert 0.0 <= metrics["stream"]["colour_swaps"]["preference"] <= 1.0
+    assert metrics["r_precision"]["top1"] >= 0.0 and "stream_ce_generated" in metrics[
+        "redescription"]
+    assert (tmp_path / "run" / "samples.png").exists()
 
 
 @pytest.mark.parametrize("recipe", ["train_cub.py", "train_coco.py", "pretrain_damsm.py",
