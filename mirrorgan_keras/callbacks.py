@@ -44,16 +44,17 @@ def sample_captions(records, count: int, choose=None) -> SampleCaptions:
 
 
 def real_images(records, indices, size: int) -> list[np.ndarray]:
-    """The images at ``indices`` of ``records`` (a DatasetSplit) as the training pipeline
-    reads them (box crop), resized to uint8 ``[size, size, 3]``."""
-    from mirrorgan_keras.data.pipeline import decode_image  # the data pipeline imports TF text
+    """The images at ``indices`` of ``records`` (a DatasetSplit) as the evaluation pipeline
+    reads them (box crop, shorter side resized, centre crop), as uint8 ``[size, size, 3]``."""
+    from mirrorgan_keras.data.pipeline import augment_image, decode_image  # imports TF text
 
+    unused_seed = tf.zeros([2], tf.int64)  # only a training crop is random
     images = []
     for i in indices:
         bbox = None if records.bboxes is None else tf.constant(records.bboxes[i], tf.float64)
         image = decode_image(tf.constant(records.image_paths[i]), bbox)
-        resized = tf.image.resize(image, (size, size), antialias=True)
-        images.append(np.asarray(tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)))
+        images.append(np.asarray(to_uint8(augment_image(image, size, unused_seed,
+                                                        training=False))))
     return images
 
 
