@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw
 LABEL_HEIGHT = 14  # one line of PIL's default font
 CHAR_WIDTH = 6  # of that font, for wrapping captions
 PAD = 2
+WORD_GAP = 4  # pixels between caption words: the default font's own space (2 px) reads as none
 UNATTENDED_BRIGHTNESS = 0.3  # brightness of a pixel with zero attention in the overlays
 
 
@@ -78,6 +79,14 @@ def _labelled_grid(rows: list[list[tuple[np.ndarray, str]]], cell: int) -> np.nd
     return np.asarray(figure)
 
 
+def _draw_words(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str) -> None:
+    """Writes ``text`` in black at ``xy``, its words :data:`WORD_GAP` pixels apart."""
+    x, y = xy
+    for word in text.split():
+        draw.text((x, y), word, fill="black")
+        x += draw.textlength(word) + WORD_GAP
+
+
 def caption_sheet(rows: list[list[np.ndarray]], captions: list[str], *,
                   real_images: list[np.ndarray] | None = None, cell: int = 128) -> np.ndarray:
     """A sample sheet a person can judge without another file, as uint8 ``[H, W, 3]``.
@@ -109,7 +118,7 @@ def caption_sheet(rows: list[list[np.ndarray]], captions: list[str], *,
         block = Image.new("RGB", (width, len(lines) * LABEL_HEIGHT + cell + PAD), "white")
         draw = ImageDraw.Draw(block)
         for i, line in enumerate(lines):
-            draw.text((PAD + 2, i * LABEL_HEIGHT + 1), line, fill="black")
+            _draw_words(draw, (PAD + 2, i * LABEL_HEIGHT + 1), line)
         top = len(lines) * LABEL_HEIGHT
         for c, panel in enumerate(panels):
             block.paste(Image.fromarray(panel), (PAD + c * (cell + PAD), top))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mirrorgan_keras.figures import caption_sheet, to_uint8
+from mirrorgan_keras.figures import WORD_GAP, caption_sheet, to_uint8
 
 
 def test_to_uint8_maps_the_tanh_range_in_eager_and_graph_code():
@@ -38,3 +38,13 @@ def test_caption_sheet_without_real_images_and_mismatched_lengths():
     assert caption_sheet([[image]], ["x"], cell=4).shape == (14 + 4 + 2, 4 + 4, 3)
     with pytest.raises(ValueError, match="2 rows, 1 captions"):
         caption_sheet([[image], [image]], ["x"])
+
+
+def test_caption_sheet_leaves_a_readable_gap_between_words():
+    image = np.zeros((4, 4, 3), np.uint8)
+    words = ["wing", "feathers", "a", "brown", "breast"]
+    sheet = caption_sheet([[image]], [" ".join(words)], cell=200)
+    ink = np.any(sheet[:14] < 128, axis=(0, 2))  # columns of the caption line with text
+    columns = np.flatnonzero(ink)
+    blank_runs = np.diff(columns) - 1  # blank columns between consecutive inked ones
+    assert np.sum(blank_runs >= WORD_GAP) == len(words) - 1
