@@ -42,3 +42,23 @@ def loss_scaled(optimizer: keras.optimizers.Optimizer, policy) -> keras.optimize
                                                      keras.optimizers.LossScaleOptimizer):
         return optimizer
     return keras.optimizers.LossScaleOptimizer(optimizer)
+
+
+# Flags of /proc/cpuinfo that mean native bfloat16 arithmetic: x86's AVX-512 BF16 and AMX, and
+# Arm's BF16 extension (listed under "Features").
+NATIVE_BFLOAT16_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def cpu_has_native_bfloat16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether the CPU computes in bfloat16 natively (one of :data:`NATIVE_BFLOAT16_FLAGS` in
+    the first processor's flags of ``cpuinfo``). Without it, "mixed_bfloat16" is emulated and
+    slower than float32. False where the file cannot be read (not Linux)."""
+    try:
+        with open(cpuinfo) as file:
+            for line in file:
+                key, _, value = line.partition(":")
+                if key.strip() in ("flags", "Features"):
+                    return not NATIVE_BFLOAT16_FLAGS.isdisjoint(value.split())
+    except OSError:
+        return False
+    return False

@@ -22,8 +22,9 @@ from pathlib import Path
 
 from absl import app, flags
 
-from mirrorgan_keras import cli, workflows
+from mirrorgan_keras import cli, precision, workflows
 from mirrorgan_keras.callbacks import sample_captions
+from mirrorgan_keras.config import override
 from mirrorgan_keras.data import load_split
 from mirrorgan_keras.data.synthetic_birds import COLOURS, generate_synthetic_birds
 from mirrorgan_keras.evaluation import (
@@ -97,9 +98,10 @@ def run_demo(config, run_dir: Path, strategy) -> dict:
                    verbose=verbose)
     test = load_split(config.data, config.text, "test")
     stream["colour_swaps"] = report_stream(config, run_dir, stream["test"], test)
-    gan = timed(phases, "mirrorgan", workflows.train_mirrorgan, config, run_dir, strategy,
-                steps=FLAGS.gan_steps, checkpoint_every=300, sample_every=300, seed=FLAGS.seed,
-                resume=FLAGS.resume, verbose=verbose, samples=colourful_captions(test, FLAGS.rows))
+    gan = timed(phases, "mirrorgan", workflows.train_mirrorgan, gan_config(config), run_dir,
+                strategy, steps=FLAGS.gan_steps, checkpoint_every=300, sample_every=300,
+                seed=FLAGS.seed, resume=FLAGS.resume, verbose=verbose,
+                samples=colourful_captions(test, FLAGS.rows))
     report = timed(phases, "report", closing_report, config, run_dir, test)
     shutil.copy(sorted((run_dir / "samples").glob("step_*.png"))[-1], run_dir / "samples.png")
     shutil.copy(run_dir / "samples" / "captions.txt", run_dir / "captions.txt")
@@ -110,6 +112,17 @@ def run_demo(config, run_dir: Path, strategy) -> dict:
     print(f"[demo] {phases['total']} s in all; wrote {run_dir / 'samples.png'} and "
           f"{run_dir / 'metrics.json'}")
     return metrics
+
+
+def gan_config(config):
+    """The GAN stage's configuration: in bfloat16 when the CPU computes in it natively and
+    ``--mixed_precision`` is not given (the step is about 1.3× faster; the pretrainings stay
+    float32)."""
+    if FLAGS.mixed_precision is not None or not precision.cpu_has_native_bfloat16():
+        return config
+    print("[demo] MirrorGAN trains in bfloat16: this CPU computes in it natively "
+          "(--mixed_precision float32 to train in float32)", flush=True)
+    return override(config, {"compute.mixed_precision": "mixed_bfloat16"})
 
 
 def report_stream(config, run_dir: Path, stream_test: dict, test) -> dict:

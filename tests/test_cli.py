@@ -7,6 +7,7 @@ import pytest
 from absl import flags
 
 from mirrorgan_keras.cli import parse_overrides
+from mirrorgan_keras.precision import cpu_has_native_bfloat16
 from tests.test_quiet_tensorflow import NOISE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +67,7 @@ def test_demo_runs_every_phase_and_closes_with_its_report(tmp_path):
     assert "image_dependence" in out and "WARNING: STREAM's image_dependence" in out  # 1 epoch
     assert "two colours swapped" in out and "R-precision top-1" in out
     assert "python recipes/evaluate.py --run_dir" in out
+    assert ("MirrorGAN trains in bfloat16" in out) == cpu_has_native_bfloat16()
     noise = [marker for marker in NOISE if marker in out + result.stderr]
     assert not noise, result.stderr[-3000:]
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
