@@ -5,7 +5,8 @@ does global sentence attention?
 
 Four variants, each trained with every seed for the same number of steps from the same
 pretrained DAMSM and STREAM (those of --pretrained_dir, e.g. the demo's run, whose config is
-the base of every variant; λ is the base config's ``train.lambda_stream``, 20 in the presets):
+the base of every variant; λ is the base config's ``train.lambda_stream``: 20 in "cub" and
+"coco", 50 in "birds_tiny"):
 
     mirrorgan                 λ_stream = λ, sentence attention on   (MirrorGAN)
     stream_only               λ_stream = λ, sentence attention off
