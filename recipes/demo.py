@@ -116,8 +116,8 @@ def run_demo(config, run_dir: Path, strategy) -> dict:
 
 def gan_config(config):
     """The GAN stage's configuration: in bfloat16 when the CPU computes in it natively and
-    ``--mixed_precision`` is not given (the step is about 1.3× faster; the pretrainings stay
-    float32)."""
+    ``--mixed_precision`` is not given (the bare step of ``benchmarks/train_step.py`` is
+    1.3–1.6× faster; the pretrainings stay float32)."""
     if FLAGS.mixed_precision is not None or not precision.cpu_has_native_bfloat16():
         return config
     print("[demo] MirrorGAN trains in bfloat16: this CPU computes in it natively "
