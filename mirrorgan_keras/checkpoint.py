@@ -162,13 +162,17 @@ class CheckpointEvery(keras.callbacks.Callback):
     """Saves a :class:`TrainingCheckpoint` at the end of every ``fit`` epoch.
 
     With ``fit(steps_per_epoch=interval)`` an "epoch" is one checkpoint interval, so the saved
-    step is ``(epoch + 1) · interval``.
+    step is ``(epoch + 1) · interval``, or ``last_step`` for a last epoch cut short there
+    (:class:`~mirrorgan_keras.training.StopAtStep`).
     """
 
-    def __init__(self, checkpoint: TrainingCheckpoint, steps_per_epoch: int):
+    def __init__(self, checkpoint: TrainingCheckpoint, steps_per_epoch: int, *,
+                 last_step: int | None = None):
         super().__init__()
         self.checkpoint = checkpoint
         self.steps_per_epoch = steps_per_epoch
+        self.last_step = last_step
 
     def on_epoch_end(self, epoch, logs=None):
-        self.checkpoint.save((epoch + 1) * self.steps_per_epoch)
+        step = (epoch + 1) * self.steps_per_epoch
+        self.checkpoint.save(step if self.last_step is None else min(step, self.last_step))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from mirrorgan_keras import distribute
-from mirrorgan_keras.checkpoint import TrainingCheckpoint, training_state
+from mirrorgan_keras.checkpoint import TrainingCheckpoint, latest_step, training_state
 from mirrorgan_keras.training import fit_resumable, resume_step
 from tests.models.factories import (
     batches_from,
@@ -49,6 +49,18 @@ def test_finished_run_does_not_train_again(pretrained, tmp_path):
     assert fit_resumable(gan, lambda s: batches_from(config, 4, s, 1), 2, 2,
                          checkpoint=checkpoint) is None
     assert int(gan.generator_optimizer.iterations) == 2
+
+
+def test_interval_that_does_not_divide_the_steps_stops_and_saves_at_the_last_step(
+        pretrained, tmp_path):
+    _train(pretrained, tmp_path, 3)
+    assert latest_step(tmp_path) == 3
+    config, damsm, stream = pretrained
+    gan = build_mirrorgan(config, damsm, stream)
+    checkpoint = TrainingCheckpoint(tmp_path, training_state(gan), config.to_dict())
+    assert fit_resumable(gan, lambda s: batches_from(config, 4, s, 1), 3, 2,
+                         checkpoint=checkpoint) is None
+    assert int(gan.generator_optimizer.iterations) == 3
 
 
 def test_interval_must_match_the_checkpoint(pretrained, tmp_path):
