@@ -150,10 +150,13 @@ class ComputeConfig(_Section):
     ``mixed_precision``: a Keras dtype policy: None or "float32" (default), "mixed_bfloat16"
     (CPUs with AMX/AVX-512 BF16, TPUs, recent GPUs) or "mixed_float16" (GPUs; with dynamic loss
     scaling). Variables, losses, softmaxes, batch-norm statistics and the images stay float32.
+    ``cache_images``: decode, crop and resize the training images once and hold them in memory
+    (float32, 69 KB an image at 64², 0.8 MB at 256²: for small data sets; the same batches).
     """
 
     jit_compile: bool = False
     mixed_precision: str | None = None
+    cache_images: bool = False
 
 
 def check_dataset(name: str) -> None:
@@ -393,6 +396,8 @@ def _birds_tiny() -> MirrorGANConfig:
         train=TrainConfig(batch_size=32, max_epoch=26, snapshot_interval=5, ema_decay=0.99,
                           generator_lr=3.2e-3, lambda_stream=50.0),
         data=DataConfig(dataset="synthetic_birds", data_dir="data/synthetic_birds", use_bbox=True),
+        # 2,400 small images: decoded once (166 MB at 64²), not every batch on the 2 cores.
+        compute=ComputeConfig(cache_images=True),
     )
 
 

@@ -195,6 +195,19 @@ def test_images_are_cropped_around_the_bounding_box(cub_tree):
     assert cropped.min() > 0.99
 
 
+@pytest.mark.parametrize("training", [True, False])
+def test_images_held_in_memory_give_the_same_batches(birds, coco_tree, training):
+    """Also with images of different shapes (CUB crops around boxes, COCO without boxes)."""
+    coco = read_coco(coco_tree, "train", TEXT)
+    for records in (birds, coco):
+        def first(cache_images, records=records):
+            return batches(make_dataset(records, 2, SIZES, TEXT.words_num, training=training,
+                                        seed=4, epochs=2, start_step=int(training),
+                                        cache_images=cache_images))
+
+        assert_batches_equal(first(False), first(True))
+
+
 def test_images_without_boxes_use_the_whole_image(coco_tree):
     write_image(os.path.join(coco_tree, "images", "COCO_val2014_000000000042.jpg"), (30, 20),
                 colour=(255, 255, 255), image_format="PNG")
