@@ -393,7 +393,7 @@ def _birds_tiny() -> MirrorGANConfig:
         # A short CPU run: a faster moving average (horizon ~100 steps instead of ~1000), a
         # generator learning rate 16× the reference's 2e-4 (the largest single gain) and a
         # heavier re-description term (λ 50 instead of 20: colours land in the right parts).
-        train=TrainConfig(batch_size=32, max_epoch=26, snapshot_interval=5, ema_decay=0.99,
+        train=TrainConfig(batch_size=32, max_epoch=30, snapshot_interval=5, ema_decay=0.99,
                           generator_lr=3.2e-3, lambda_stream=50.0),
         data=DataConfig(dataset="synthetic_birds", data_dir="data/synthetic_birds", use_bbox=True),
         # 2,400 small images: decoded once (166 MB at 64²), not every batch on the 2 cores.
