@@ -41,13 +41,20 @@ def test_resumed_run_equals_uninterrupted_run(pretrained, tmp_path):
     assert int(resumed[-1].size) > 0
 
 
-def test_finished_run_does_not_train_again(pretrained, tmp_path):
-    _train(pretrained, tmp_path, 2)
+def _train_on(pretrained, run_dir, total_steps, checkpoint_every):
+    """A new model resumed from ``run_dir``: (what fit_resumable returned, the model)."""
     config, damsm, stream = pretrained
     gan = build_mirrorgan(config, damsm, stream)
-    checkpoint = TrainingCheckpoint(tmp_path, training_state(gan), config.to_dict())
-    assert fit_resumable(gan, lambda s: batches_from(config, 4, s, 1), 2, 2,
-                         checkpoint=checkpoint) is None
+    checkpoint = TrainingCheckpoint(run_dir, training_state(gan), config.to_dict())
+    history = fit_resumable(gan, lambda s: batches_from(config, 4, s, 1), total_steps,
+                            checkpoint_every, checkpoint=checkpoint)
+    return history, gan
+
+
+def test_finished_run_does_not_train_again(pretrained, tmp_path):
+    _train(pretrained, tmp_path, 2)
+    history, gan = _train_on(pretrained, tmp_path, 2, 2)
+    assert history is None
     assert int(gan.generator_optimizer.iterations) == 2
 
 
@@ -55,21 +62,15 @@ def test_interval_that_does_not_divide_the_steps_stops_and_saves_at_the_last_ste
         pretrained, tmp_path):
     _train(pretrained, tmp_path, 3)
     assert latest_step(tmp_path) == 3
-    config, damsm, stream = pretrained
-    gan = build_mirrorgan(config, damsm, stream)
-    checkpoint = TrainingCheckpoint(tmp_path, training_state(gan), config.to_dict())
-    assert fit_resumable(gan, lambda s: batches_from(config, 4, s, 1), 3, 2,
-                         checkpoint=checkpoint) is None
+    history, gan = _train_on(pretrained, tmp_path, 3, 2)
+    assert history is None
     assert int(gan.generator_optimizer.iterations) == 3
 
 
 def test_interval_must_match_the_checkpoint(pretrained, tmp_path):
     _train(pretrained, tmp_path, 2)
-    config, damsm, stream = pretrained
-    gan = build_mirrorgan(config, damsm, stream)
-    checkpoint = TrainingCheckpoint(tmp_path, training_state(gan), config.to_dict())
     with pytest.raises(ValueError, match="multiple of checkpoint_every"):
-        fit_resumable(gan, lambda s: batches_from(config, 4, s, 1), 6, 3, checkpoint=checkpoint)
+        _train_on(pretrained, tmp_path, 6, 3)
 
 
 def test_workers_resume_from_the_newest_step_all_of_them_hold(tmp_path, monkeypatch):
