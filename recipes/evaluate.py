@@ -3,9 +3,12 @@ accuracy of images the EMA generator makes from test captions (docs/design.md §
 
     python recipes/evaluate.py --run_dir runs/cub                       # 30,000 images
     python recipes/evaluate.py --run_dir runs/demo --num_images 1200 --inception_weights none
+    python recipes/evaluate.py --run_dir runs/demo --num_images 600 --inception_weights none \
+        --split train      # the training captions: learnt, or not generalised?
 
 Prints one table with the protocol (number of images, splits, folds, Inception weights) and
-writes it as JSON to <run_dir>/evaluation/results.json (or --output). --inception_weights:
+writes it as JSON to <run_dir>/evaluation/results.json (--split train:
+<run_dir>/evaluation/train/results.json; or --output). --inception_weights:
 "imagenet" (Keras downloads it once), a local .keras / .weights.h5 file (e.g. a converted
 fine-tuned birds Inception, with --inception_classes and --inception_class_indices), "none"
 (random weights: only exercises the code) or "skip".
@@ -28,6 +31,8 @@ flags.DEFINE_string("run_dir", None, "The trained run.", required=True)
 flags.DEFINE_string("data_dir", None, "Data set directory (default: the run's).")
 flags.DEFINE_string("damsm_weights", None, "The DAMSM the run was trained with (default "
                     "<run_dir>/damsm.weights.h5).")
+flags.DEFINE_enum("split", "test", ["test", "train"], "Whose captions: the test split's "
+                  "(unseen classes) or the training split's.")
 flags.DEFINE_integer("num_images", 30000, "Images to generate (loops over the test set).",
                      lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seed of the caption choice and the noise.", lower_bound=0)
@@ -50,9 +55,11 @@ def main(argv):
     del argv
     config = run_files.load_run_config(FLAGS.run_dir, FLAGS.data_dir)
     work_dir = Path(FLAGS.run_dir) / "evaluation"
+    if FLAGS.split != "test":
+        work_dir /= FLAGS.split
     weights = FLAGS.inception_weights
     results = scoring.evaluate_run(
-        FLAGS.run_dir, load_split(config.data, config.text, "test"), config,
+        FLAGS.run_dir, load_split(config.data, config.text, FLAGS.split), config,
         count=FLAGS.num_images, seed=FLAGS.seed,
         inception_weights=None if weights == "none" else weights,
         skip_inception=weights == "skip", splits=FLAGS.splits, folds=FLAGS.folds,

@@ -32,6 +32,7 @@ from PIL import Image
 
 from mirrorgan_keras.data.synthetic_birds import (
     ATTRIBUTE_VOCABULARIES,
+    COLOUR_PARTS,
     COLOURS,
     BirdAttributes,
     draw_bird,
@@ -238,6 +239,37 @@ def attribute_accuracy(oracle: keras.Model, images, labels: dict[str, np.ndarray
     return masked_accuracy(predict_attributes(oracle, images, batch_size, verbose), labels)
 
 
+def misplaced_colours(predictions: dict[str, np.ndarray],
+                      labels: dict[str, np.ndarray]) -> dict[str, float]:
+    """How often a colour part shows the colour the caption gives *another* part.
+
+    A part painted with a colour that is named, but for another part ("a red crown and blue
+    wings" drawn with a blue crown) is an error of binding, not of colour: the generator used
+    the caption's colours and put them in the wrong places. For each of crown, wing and belly,
+    over the images whose labels count that part: the fraction whose oracle colour is wrong
+    and equals a counted label of another colour part. The rest of the errors,
+    ``1 - accuracy - misplaced``, are colours the caption does not name.
+
+    Args:
+        predictions, labels: as for :func:`masked_accuracy`.
+
+    Returns:
+        ``{part: fraction}`` for the colour parts (NaN where no label counts).
+    """
+    misplaced = {}
+    for part in COLOUR_PARTS:
+        label, predicted = np.asarray(labels[part]), np.asarray(predictions[part])
+        counted = label != NOT_MENTIONED
+        other_colour = np.zeros_like(counted)
+        for other in COLOUR_PARTS:
+            if other != part:
+                other_label = np.asarray(labels[other])
+                other_colour |= (other_label != NOT_MENTIONED) & (predicted == other_label)
+        wrong_place = (predicted != label) & other_colour
+        misplaced[part] = float(wrong_place[counted].mean()) if counted.any() else float("nan")
+    return misplaced
+
+
 def attribute_report(oracle: keras.Model, real_images, generated_images,
                      labels: dict[str, np.ndarray], *, batch_size: int = 64,
                      verbose: int = 0) -> dict[str, dict]:
@@ -249,26 +281,32 @@ def attribute_report(oracle: keras.Model, real_images, generated_images,
         labels: ``{attribute: int [N]}``, usually from :func:`mask_unmentioned`.
 
     Returns:
-        ``{"real": scores, "generated": scores, "counted": {attribute: labels counted}}``.
+        ``{"real": scores, "generated": scores, "counted": {attribute: labels counted},
+        "misplaced": {colour part: fraction}}``: the scores of :func:`masked_accuracy`, the
+        generated images' :func:`misplaced_colours`.
     """
+    generated = predict_attributes(oracle, generated_images, batch_size, verbose)
     return {
         "real": attribute_accuracy(oracle, real_images, labels, batch_size=batch_size,
                                    verbose=verbose),
-        "generated": attribute_accuracy(oracle, generated_images, labels,
-                                        batch_size=batch_size, verbose=verbose),
+        "generated": masked_accuracy(generated, labels),
         "counted": {
             name: int(np.sum(np.asarray(labels[name]) != NOT_MENTIONED))
             for name in ORACLE_ATTRIBUTES
         },
+        "misplaced": misplaced_colours(generated, labels),
     }
 
 
 def format_attribute_report(report: dict[str, dict]) -> str:
-    """:func:`attribute_report` as a text table: attribute, counted images, real, generated."""
-    lines = [f"{'attribute':<10} {'images':>7} {'real':>6} {'generated':>9}"]
+    """:func:`attribute_report` as a text table: attribute, counted images, real, generated,
+    and for the colour parts the generated images' misplaced colours."""
+    lines = [f"{'attribute':<10} {'images':>7} {'real':>6} {'generated':>9} {'misplaced':>9}"]
     for name in ORACLE_ATTRIBUTES:
+        misplaced = report["misplaced"].get(name)
         lines.append(f"{name:<10} {report['counted'][name]:>7} {report['real'][name]:>6.3f} "
-                     f"{report['generated'][name]:>9.3f}")
+                     f"{report['generated'][name]:>9.3f}"
+                     + ("" if misplaced is None else f" {misplaced:>9.3f}"))
     lines.append(f"{'mean':<10} {'':>7} {report['real']['mean']:>6.3f} "
                  f"{report['generated']['mean']:>9.3f}")
     return "\n".join(lines)

@@ -3,6 +3,9 @@
 1. :func:`generate_test_set`: N images from test captions with the EMA generator: pass p over
    the test split gives every test image one caption drawn with seed (seed, p), and fresh
    noise; N above the split's size loops over it (30,000 images is the field's convention).
+   :func:`evaluate_run` takes any split: scored on the training captions (N below the split's
+   size: drawn round-robin over its classes), the same metrics tell a generator that has not
+   learnt its training captions from one that does not generalise to the test ones.
 2. The metrics on that set: Inception Score and FID (:func:`inception_scores`), R-precision
    with the run's DAMSM encoders (:func:`r_precision_scores`), and for the synthetic birds the
    attribute accuracy judged by an independent oracle (:func:`attribute_scores`).
@@ -174,16 +177,19 @@ def evaluate_run(run_dir, records: DatasetSplit, config: MirrorGANConfig | None 
                  work_dir: Path | None = None,
                  verbose: int = 1, inception_classes: int | None = None,
                  inception_class_indices=None, damsm_weights=None) -> dict:
-    """Generates ``count`` test images with the run's EMA generator and scores them.
+    """Generates ``count`` images from the captions of ``records`` (usually the test split)
+    with the run's EMA generator and scores them.
 
     Args:
-        records: the test split; config: default the run's.
+        records: the split whose captions are drawn (the test split for the field's
+            numbers); config: default the run's.
         inception_weights, inception_classes, inception_class_indices: the Inception model,
             see :class:`~mirrorgan_keras.InceptionScorer` (weights None: random,
             only to exercise the code); skip_inception: no IS / FID.
         oracle_path: the attribute oracle file (synthetic birds only; trained when missing);
             skip_attributes: no attribute accuracy.
-        work_dir: where the image memory maps and the FID reference statistics are kept.
+        work_dir: where the image memory maps and the FID reference statistics are kept
+            (one per split: the statistics are the split's real images').
         damsm_weights: the DAMSM the run was trained with (default the run's): its text
             encoder feeds the generator, both encoders give the R-precision.
 
@@ -192,6 +198,8 @@ def evaluate_run(run_dir, records: DatasetSplit, config: MirrorGANConfig | None 
         "attributes": {...}}`` (the metrics that apply).
     """
     config = config or run_files.load_run_config(run_dir)
+    if count < len(records):  # part of the split: every class, not the first ones in order
+        records = records.interleave_classes()
     files = run_files.RunFiles(run_dir)
     damsm = DAMSM.from_mirrorgan_config(config, records.vocabulary.size,
                                         damsm_weights or files.damsm)
@@ -222,7 +230,8 @@ def evaluate_run(run_dir, records: DatasetSplit, config: MirrorGANConfig | None 
 def _protocol(config, generated, records, seed, folds, inception) -> dict:
     return {
         "images": len(generated), "image_size": config.generator.image_sizes[-1],
-        "test_images": len(records), "seed": seed, "generator": "EMA", "inception": inception,
+        "split": records.split, "split_images": len(records), "seed": seed, "generator": "EMA",
+        "inception": inception,
         "r_precision": {"encoders": "the run's DAMSM", "mismatched_captions": 99,
                         "mismatches_from": "other classes", "folds": folds},
     }
@@ -232,14 +241,14 @@ def format_results(results: dict) -> str:
     """The results of :func:`evaluate_run` as a text table, protocol first."""
     protocol = results["protocol"]
     lines = [f"{protocol['images']} images at {protocol['image_size']}² from "
-             f"{protocol['test_images']} test images' captions (seed {protocol['seed']}, "
-             f"EMA generator)"]
+             f"{protocol['split_images']} {protocol['split']} images' captions "
+             f"(seed {protocol['seed']}, EMA generator)"]
     rows = []
     if "inception_score" in results:
         inception = protocol["inception"]
         rows.append((f"Inception Score ({inception['splits']} splits, {inception['weights']})",
                      f"{results['inception_score']:.3f} ± {results['inception_score_std']:.3f}"))
-        rows.append(("FID vs the real test images", f"{results['fid']:.2f}"))
+        rows.append((f"FID vs the real {protocol['split']} images", f"{results['fid']:.2f}"))
     r_precision = results["r_precision"]
     for rank in (1, 2, 3):
         rows.append((f"R-precision top-{rank} (DAMSM, 1 + 99, {protocol['r_precision']['folds']}"
@@ -250,7 +259,7 @@ def format_results(results: dict) -> str:
         attributes = results["attributes"]
         rows.append(("Attribute accuracy, generated (oracle)",
                      f"{100 * attributes['generated']['mean']:.2f} %"))
-        rows.append(("Attribute accuracy, real test images (oracle's ceiling)",
+        rows.append((f"Attribute accuracy, real {protocol['split']} images (oracle's ceiling)",
                      f"{100 * attributes['real']['mean']:.2f} %"))
     width = max(len(name) for name, _ in rows)
     lines += [f"{name:<{width}}  {value}" for name, value in rows]

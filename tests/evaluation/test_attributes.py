@@ -20,6 +20,7 @@ from mirrorgan_keras.evaluation import (
     mask_unmentioned,
     masked_accuracy,
     mentioned_attributes,
+    misplaced_colours,
     read_attribute_labels,
     read_synthetic_images,
     save_oracle,
@@ -115,6 +116,27 @@ def test_masked_accuracy_counts_only_mentioned_labels():
     assert scores["mean"] == pytest.approx((1 + 4 * 2 / 3) / 5)
 
 
+def test_misplaced_colours_are_wrong_colours_the_caption_names_for_another_part():
+    red, blue, green = (sb.COLOURS.index(c) for c in ("red", "blue", "green"))
+    # Four images asked for a red crown, blue wings and (images 0-2) a green belly.
+    labels = {name: np.full(4, NOT_MENTIONED) for name in ORACLE_ATTRIBUTES}
+    labels.update(crown=np.full(4, red), wing=np.full(4, blue),
+                  belly=np.array([green, green, green, NOT_MENTIONED]))
+    predictions = {name: np.zeros(4, int) for name in ORACLE_ATTRIBUTES}
+    predictions.update(
+        crown=np.array([red, blue, green, green]),  # right; wing's; belly's; not asked for
+        wing=np.array([blue, blue, red, sb.COLOURS.index("white")]),  # 2 right; crown's; none
+        belly=np.array([green, red, blue, red]),  # right; crown's; wing's; (not counted)
+    )
+    misplaced = misplaced_colours(predictions, labels)
+    assert misplaced == {"crown": pytest.approx(2 / 4), "wing": pytest.approx(1 / 4),
+                         "belly": pytest.approx(2 / 3)}
+    accuracy = masked_accuracy(predictions, labels)
+    assert accuracy["crown"] + misplaced["crown"] == pytest.approx(3 / 4)  # one unnamed colour
+    labels["crown"][:] = NOT_MENTIONED
+    assert np.isnan(misplaced_colours(predictions, labels)["crown"])
+
+
 # ------------------------------------------------------------------------------- oracle
 
 
@@ -162,7 +184,13 @@ def test_report_puts_real_accuracy_beside_generated(oracle_and_time, fresh_birds
     assert report["counted"]["pose"] == 0 and report["counted"]["crown"] == len(images)
     assert report["real"]["mean"] > report["generated"]["mean"] + 0.3
     table = format_attribute_report(report)
-    assert table.splitlines()[0].split() == ["attribute", "images", "real", "generated"]
+    assert table.splitlines()[0].split() == ["attribute", "images", "real", "generated",
+                                             "misplaced"]
+    assert set(report["misplaced"]) == {"crown", "wing", "belly"}
+    assert all(0 <= report["misplaced"][part] <= 1 - report["generated"][part]
+               for part in report["misplaced"])
+    crown_row = table.splitlines()[1].split()
+    assert float(crown_row[-1]) == pytest.approx(report["misplaced"]["crown"], abs=1e-3)
     assert "nan" in table.splitlines()[ORACLE_ATTRIBUTES.index("pose") + 1]
 
 

@@ -22,10 +22,11 @@ ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin", "CUDA_VISIBLE_DEVIC
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """A tiny trained run on 24 + 12 synthetic birds: (run_dir, config, test records)."""
+    """A tiny trained run on 27 + 12 synthetic birds (9 training classes of 3 images):
+    (run_dir, config, test records)."""
     root = tmp_path_factory.mktemp("scoring")
-    generate_synthetic_birds(root / "data", num_train=24, num_test=12, image_size=64,
-                             num_workers=1)
+    generate_synthetic_birds(root / "data", num_train=27, num_test=12, image_size=64,
+                             num_workers=1, num_train_classes=9)
     config = override(tiny_config(), {
         "data.dataset": "synthetic_birds", "data.data_dir": str(root / "data"),
         "text.words_num": 18, "train.batch_size": 4, "damsm.batch_size": 4,
@@ -84,6 +85,29 @@ def test_evaluate_run_reports_every_metric_with_its_protocol(run, oracle_file, t
     table = scoring.format_results(results)
     assert "Inception Score (2 splits" in table and "R-precision top-3" in table
     json.dumps(results)  # the recipe writes it as JSON
+
+
+def test_part_of_the_training_split_is_drawn_from_every_class(run, oracle_file, tmp_path,
+                                                              monkeypatch):
+    run_dir, config, _ = run
+    train = load_split(config.data, config.text, "train")
+    drawn = []
+
+    def generate_and_keep(*args, **kwargs):
+        drawn.append(generate_test_set(*args, **kwargs))
+        return drawn[-1]
+
+    generate_test_set = scoring.generate_test_set
+    monkeypatch.setattr(scoring, "generate_test_set", generate_and_keep)
+    results = scoring.evaluate_run(run_dir, train, config, count=12, skip_inception=True,
+                                   folds=2, oracle_path=oracle_file, work_dir=tmp_path,
+                                   verbose=0)
+    assert results["protocol"]["split"] == "train" and results["protocol"]["split_images"] == 27
+    classes = np.unique(train.class_ids)
+    assert len(classes) == 9 and np.all(np.diff(train.class_ids) >= 0)  # in class order
+    assert set(drawn[0].class_ids) == set(classes)  # not the first four classes
+    assert "from 27 train images' captions" in scoring.format_results(results)
+    assert set(results["attributes"]["misplaced"]) == {"crown", "wing", "belly"}
 
 
 def run_recipe(name: str, *flags: str) -> str:
