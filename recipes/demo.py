@@ -4,11 +4,12 @@
 
 Writes <run_dir>/samples.png (each test caption written above its row: the 32² and 64² stages
 of the EMA generator, then the real test image the caption describes), <run_dir>/captions.txt
-and <run_dir>/metrics.json (phase times, final losses, STREAM's image dependence, the closing
-report's numbers). The captions come from test images whose (crown, wing, belly) colours were
-never seen together in training. It ends with a report: R-precision of the generated images
-and how well STREAM reads their captions back, beside real and mismatched images. Phase times
-and numbers: README.md; the attribute oracle: the evaluate command printed at the end.
+and <run_dir>/metrics.json (phase times, final losses, STREAM's image dependence, both
+encoders' colour-swap test, the closing report's numbers). The captions come from test images
+whose (crown, wing, belly) colours were never seen together in training. It ends with a
+report: R-precision of the generated images and how well STREAM reads their captions back,
+beside real and mismatched images. Phase times and numbers: README.md; the attribute oracle:
+the evaluate command printed at the end.
 """
 
 import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
@@ -33,7 +34,7 @@ from mirrorgan_keras.evaluation import (
     swapped_word_preference,
 )
 from mirrorgan_keras.evaluation.scoring import evaluate_run, format_results
-from mirrorgan_keras.models import STREAM
+from mirrorgan_keras.models import DAMSM, STREAM
 from mirrorgan_keras.run_files import RunFiles
 
 cli.define_common_flags("birds_tiny")
@@ -90,13 +91,16 @@ def run_demo(config, run_dir: Path, strategy) -> dict:
         timed(phases, "data", generate_synthetic_birds, config.data.data_dir,
               num_train=FLAGS.num_train, num_test=FLAGS.num_test, image_size=FLAGS.image_size,
               seed=FLAGS.seed)
+    test = load_split(config.data, config.text, "test")
     damsm = timed(phases, "damsm", workflows.pretrain_damsm, config, run_dir, strategy,
                   epochs=FLAGS.damsm_epochs, seed=FLAGS.seed, resume=FLAGS.resume,
                   verbose=verbose)
+    damsm["colour_swaps"] = report_colour_swaps(
+        DAMSM.from_mirrorgan_config(config, test.vocabulary.size, RunFiles(run_dir).damsm),
+        config, test)
     stream = timed(phases, "stream", workflows.pretrain_stream, config, run_dir, strategy,
                    epochs=FLAGS.stream_epochs, seed=FLAGS.seed, resume=FLAGS.resume,
                    verbose=verbose)
-    test = load_split(config.data, config.text, "test")
     stream["colour_swaps"] = report_stream(config, run_dir, stream["test"], test)
     gan = timed(phases, "mirrorgan", workflows.train_mirrorgan, gan_config(config), run_dir,
                 strategy, steps=FLAGS.gan_steps, checkpoint_every=300, sample_every=300,
@@ -135,12 +139,18 @@ def report_stream(config, run_dir: Path, stream_test: dict, test) -> dict:
     warning = image_dependence_warning(stream_test["image_dependence"])
     if warning:
         print(f"[demo] WARNING: {warning}", flush=True)
-    stream = STREAM.from_mirrorgan_config(config, test.vocabulary.size,
-                                          RunFiles(run_dir).stream)
-    swaps = swapped_word_preference(stream, config, test, COLOURS)
-    print(f"[demo] STREAM prefers the true caption to one with two colours swapped for "
-          f"{100 * swaps['preference']:.1f} % of {swaps['images']} test images (50 %: blind to "
-          "which part has which colour)", flush=True)
+    return report_colour_swaps(
+        STREAM.from_mirrorgan_config(config, test.vocabulary.size, RunFiles(run_dir).stream),
+        config, test)
+
+
+def report_colour_swaps(model, config, test) -> dict:
+    """Prints and returns how often DAMSM or STREAM prefers a test caption to the same caption
+    with two colours swapped: how well it binds colours to parts."""
+    swaps = swapped_word_preference(model, config, test, COLOURS)
+    print(f"[demo] {type(model).__name__} prefers the true caption to one with two colours "
+          f"swapped for {100 * swaps['preference']:.1f} % of {swaps['images']} test images "
+          "(50 %: blind to which part has which colour)", flush=True)
     return swaps
 
 

@@ -62,6 +62,10 @@ def test_three_stages_write_their_files_and_resume(config, tmp_path, caplog):
     stream_model = STREAM.from_mirrorgan_config(config, test.vocabulary.size, files.stream)
     swaps = swapped_word_preference(stream_model, config, test, COLOURS, count=8, batch_size=4)
     assert swaps["images"] > 0 and 0.0 <= swaps["preference"] <= 1.0
+    damsm_model = DAMSM.from_mirrorgan_config(config, test.vocabulary.size, files.damsm)
+    damsm_swaps = swapped_word_preference(damsm_model, config, test, COLOURS, count=8,
+                                          batch_size=4)  # at DAMSM's image size
+    assert damsm_swaps["images"] > 0 and 0.0 <= damsm_swaps["preference"] <= 1.0
 
 
 def test_missing_data_set_says_where_to_get_it(config, tmp_path):

@@ -10,7 +10,8 @@ their captions.
 caption with two of its colour words swapped ("red crown, blue wings" against "blue crown, red
 wings")? A captioner that sees only which colours a bird has scores both alike (50 %); only one
 that binds colours to parts can make the re-description loss teach the generator where each
-colour goes.
+colour goes. Asked of DAMSM (its sentence–image cosine), the same test measures the binding in
+the text encoder whose word features the generator's attention draws from.
 """
 
 from __future__ import annotations
@@ -140,20 +141,36 @@ def swap_two_words(caption, word_ids) -> np.ndarray | None:
     return None
 
 
-def swapped_word_preference(stream: STREAM, config: MirrorGANConfig, records: DatasetSplit,
-                            words, *, count: int = 512, batch_size: int = 64) -> dict:
-    """How often STREAM reads a real image's caption better than the same caption with two of
-    its ``words`` (e.g. colours) swapped, on up to ``count`` images of ``records`` (their
-    pipeline caption; images whose caption names fewer than two different ``words`` are
-    skipped).
+def per_caption_mismatch(damsm: DAMSM, images, captions) -> np.ndarray:
+    """DAMSM's mismatch of each caption with its image: minus the cosine of the global image
+    code and the sentence embedding (lower = better match, as a loss). Images
+    ``[B, S, S, 3]``, captions int ``[B, T]`` → float ``[B]``."""
+    _, sentence, _, code = damsm(images, captions, training=False)
+    return -np.asarray(tf.reduce_sum(tf.math.l2_normalize(code, -1)
+                                     * tf.math.l2_normalize(sentence, -1), axis=-1))
 
-    Returns ``{"images": n, "preference": fraction of images where the true caption's
-    cross-entropy is lower}``; 0.5 is a captioner blind to where the words belong.
+
+def swapped_word_preference(model: STREAM | DAMSM, config: MirrorGANConfig,
+                            records: DatasetSplit, words, *, count: int = 512,
+                            batch_size: int = 64) -> dict:
+    """How often a model reads a real image's caption better than the same caption with two of
+    its ``words`` (e.g. colours) swapped, on up to ``count`` images of ``records`` (their
+    pipeline caption at the model's image size; images whose caption names fewer than two
+    different ``words`` are skipped).
+
+    "Better" is STREAM's lower caption cross-entropy (:func:`per_caption_losses`) or DAMSM's
+    higher sentence–image cosine (:func:`per_caption_mismatch`): the text–image binding the
+    re-description loss, or the word features and word attention, build on.
+
+    Returns ``{"images": n, "preference": fraction of images where the true caption scores
+    better}``; 0.5 is a model blind to where the words belong.
     """
+    stage, caption_costs = (("damsm", per_caption_mismatch) if isinstance(model, DAMSM)
+                            else ("stream", per_caption_losses))
     vocabulary = records.vocabulary
     word_ids = set(vocabulary.lookup([word for word in words if word in vocabulary]))
     wins, total = 0, 0
-    dataset = make_config_dataset(records, config, "stream", training=False).unbatch()
+    dataset = make_config_dataset(records, config, stage, training=False).unbatch()
     for batch in dataset.take(count).batch(batch_size):
         captions = np.asarray(batch["captions"])
         swapped = [swap_two_words(caption, word_ids) for caption in captions]
@@ -161,8 +178,8 @@ def swapped_word_preference(stream: STREAM, config: MirrorGANConfig, records: Da
         if not keep.any():
             continue
         images = tf.boolean_mask(final_images(batch), keep)
-        true = per_caption_losses(stream, images, captions[keep])
-        other = per_caption_losses(stream, images, np.stack([c for c in swapped if c is not None]))
+        true = caption_costs(model, images, captions[keep])
+        other = caption_costs(model, images, np.stack([c for c in swapped if c is not None]))
         wins += int(np.sum(true < other))
         total += int(keep.sum())
     return {"images": total, "preference": wins / max(total, 1)}

@@ -7,6 +7,7 @@ from mirrorgan_keras.evaluation import caption_losses, mismatched_images
 from mirrorgan_keras.evaluation.redescription import (
     other_class_partners,
     per_caption_losses,
+    per_caption_mismatch,
     swap_two_words,
 )
 
@@ -68,3 +69,18 @@ def test_per_caption_losses_and_a_captioner_that_binds_words_to_the_image():
     assert losses.shape == (2,) and np.all(losses < 1e-3)
     swapped = np.stack([swap_two_words(c, {5, 6}) for c in captions])
     assert np.all(per_caption_losses(_WordOrderStream(), images, swapped) > 1.0)
+
+
+class _FixedDAMSM:
+    """Encoders whose image code is the image's first row and sentence the caption as floats."""
+
+    def __call__(self, images, captions, training=None):
+        sentence = tf.cast(captions, tf.float32)
+        return None, sentence, None, images[:, 0, 0, :]
+
+
+def test_per_caption_mismatch_is_minus_the_sentence_image_cosine():
+    images = tf.constant([[1.0, 0.0, 0.0], [0.0, 3.0, 4.0]])[:, None, None, :]
+    captions = np.array([[2, 0, 0], [0, 4, 3]], np.int32)
+    np.testing.assert_allclose(per_caption_mismatch(_FixedDAMSM(), images, captions),
+                               [-1.0, -24 / 25], rtol=1e-6)
