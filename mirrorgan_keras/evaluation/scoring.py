@@ -56,7 +56,8 @@ class GeneratedTestSet:
 
     ``images`` uint8 ``[N, S, S, 3]``; ``captions`` int32 ``[N, T]``; ``class_ids`` int32
     ``[N]``; ``test_index`` int ``[N]``: the test image whose caption made each image;
-    ``real_images`` uint8 ``[M, S, S, 3]``: the M test images (centre crop, size S).
+    ``real_images`` uint8 ``[M, S, S, 3]``: the real images whose captions were drawn, M =
+    min(N, split size) (centre crop, size S).
     """
 
     images: np.ndarray
@@ -96,7 +97,8 @@ def generate_test_set(model: TextToImageModule, records: DatasetSplit, config: M
     batches = make_dataset(records, batch_size, (size,), words_num, training=False, seed=seed,
                            epochs=passes)
     images = _storage(directory, "generated", (count, size, size, 3), np.uint8)
-    real = _storage(directory, "real", (len(records), size, size, 3), np.uint8)
+    real_rows = min(count, len(records))  # the images whose captions are drawn
+    real = _storage(directory, "real", (real_rows, size, size, 3), np.uint8)
     captions = np.zeros((count, words_num), np.int32)
     class_ids = np.zeros(count, np.int32)
     generate = tf.function(model.images_from_ids, reduce_retracing=True)
@@ -112,8 +114,8 @@ def generate_test_set(model: TextToImageModule, records: DatasetSplit, config: M
         condition_noise = rng.standard_normal((take, model.models.generator.condition_dim),
                                               np.float32)
         images[done : done + take] = generate(ids, noise, condition_noise)["images"]
-        if done < len(records):
-            stop = min(done + take, len(records))
+        if done < real_rows:
+            stop = min(done + take, real_rows)
             real[done:stop] = np.asarray(to_uint8(batch["images"][0][: stop - done]))
         captions[done : done + take] = ids
         class_ids[done : done + take] = batch["class_ids"][:take]

@@ -64,6 +64,15 @@ def test_test_set_loops_over_the_split_with_new_captions(run):
     np.testing.assert_array_equal(again.images, generated.images)
 
 
+def test_fewer_images_than_the_split_keep_only_the_real_images_they_were_drawn_from(run):
+    run_dir, config, test = run
+    model = TextToImage.from_run(run_dir).graph
+    whole = scoring.generate_test_set(model, test, config, count=12, verbose=0)
+    part = scoring.generate_test_set(model, test, config, count=5, verbose=0)
+    assert part.real_images.shape == (5, 32, 32, 3)  # no unfilled rows for the FID statistics
+    np.testing.assert_array_equal(part.real_images, whole.real_images[:5])
+
+
 def _is_subsequence(words, caption):
     remaining = iter(caption)
     return all(word in remaining for word in words)
