@@ -1,7 +1,7 @@
 # make demo: creates .venv when it is missing, installs the package editable (no extras) and
 # runs the end-to-end CPU demo (runs/demo/).
 # make test: creates .venv when it is missing, installs the package editable with [dev,torch]
-# (torch: the CPU wheel, for the checkpoint conversion and its tests), runs
+# (torch: for the checkpoint conversion, pytorch-fid and torch-fidelity for the metric tests), runs
 # the linter and the test suite on the CPU.
 PYTHON ?= python3
 VENV := .venv
