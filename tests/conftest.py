@@ -8,6 +8,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
+# torchvision (which pytorch-fid and torch-fidelity import, the metric tests' references)
+# must load before TensorFlow: loaded after it, its Triton library crashes the process.
+try:
+    import torchvision  # noqa: E402, F401
+except ImportError:  # the torch extra is not installed: those tests skip
+    pass
+
 import tensorflow as tf  # noqa: E402
 
 tf.config.set_logical_device_configuration(

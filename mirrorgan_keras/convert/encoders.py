@@ -81,17 +81,23 @@ def image_encoder_rules(encoder: RegionImageEncoder) -> list[TensorRule]:
     if encoder.backbone_name != TORCH_BACKBONE:
         raise ValueError(f"CNN_ENCODER weights need backbone={TORCH_BACKBONE!r} (torchvision's "
                          f"Inception-v3), not {encoder.backbone_name!r}")
-    rules = []
-    for layer in encoder.backbone.layers:
-        if layer.name.endswith(".conv"):
-            rules.append(conv_kernel(f"{layer.name}.weight", layer.kernel))
-        elif layer.name.endswith(".bn"):
-            rules += batch_norm_rules(layer.name, layer)
-    return rules + [
+    return inception_unit_rules(encoder.backbone) + [
         conv_kernel("emb_features.weight", encoder.region_projection.kernel),
         dense_kernel("emb_cnn_code.weight", encoder.code_projection.kernel),
         vector("emb_cnn_code.bias", encoder.code_projection.bias),
     ]
+
+
+def inception_unit_rules(model) -> list[TensorRule]:
+    """One rule per tensor of every torchvision ``BasicConv2d`` of ``model``, a Keras Inception
+    whose layers carry torchvision's module paths (``….conv`` kernels, ``….bn`` batch norms)."""
+    rules = []
+    for layer in model.layers:
+        if layer.name.endswith(".conv"):
+            rules.append(conv_kernel(f"{layer.name}.weight", layer.kernel))
+        elif layer.name.endswith(".bn"):
+            rules += batch_norm_rules(layer.name, layer)
+    return rules
 
 
 def image_encoder_width(state: Mapping[str, np.ndarray], source) -> int:

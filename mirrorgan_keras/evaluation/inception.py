@@ -48,6 +48,9 @@ class InceptionOutputs(NamedTuple):
 def inception_score(probabilities, splits: int = 10) -> tuple[float, float]:
     """Mean and std over ``splits`` consecutive splits of exp(E_x KL(p(y|x) ‖ p(y))).
 
+    Split i holds rows ``i·N // splits`` to ``(i + 1)·N // splits``, as the original
+    TensorFlow code, StackGAN's birds scorer and torch-fidelity cut them.
+
     Args:
         probabilities: ``[N, K]`` rows p(y|x), each summing to 1; N >= splits.
         splits: number of splits (10 in the reference); p(y) is the mean row of each split.
@@ -63,7 +66,9 @@ def inception_score(probabilities, splits: int = 10) -> tuple[float, float]:
     if probabilities.min() < 0 or not np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-4):
         raise ValueError("probabilities must be non-negative rows that sum to 1")
     scores = []
-    for part in np.array_split(probabilities, splits):
+    count = len(probabilities)
+    for i in range(splits):
+        part = probabilities[i * count // splits : (i + 1) * count // splits]
         marginal = part.mean(axis=0, keepdims=True)
         kl = np.sum(xlogy(part, part) - xlogy(part, marginal), axis=1)
         scores.append(np.exp(kl.mean()))

@@ -17,6 +17,14 @@ Convolutions that torchvision pads (stride 1, padding ``k // 2``) use "same", th
 
 AttnGAN's encoder runs the trunk's modules one by one (no ``transform_input``) on images in
 [-1, 1], so no input transform is applied here either.
+
+:func:`fid_inception_v3` is the FID Inception: TensorFlow's Inception graph of 2015-12-05, the
+network behind every published FID, as pytorch-fid and torch-fidelity port it
+(docs/evaluation.md). Its units and names are torchvision's, with three differences: the 3×3
+average pools of ``Mixed_5b``–``5d``, ``Mixed_6b``–``6e`` and ``Mixed_7b`` leave the padding
+out of the mean (TensorFlow's "SAME" pooling), ``Mixed_7c``'s pool branch takes a 3×3 stride-1
+max pool instead, and the classifier ``fc`` has 1008 outputs. No input transform either: the
+scorer resizes and scales (:mod:`mirrorgan_keras.evaluation.fid_inception`).
 """
 
 from __future__ import annotations
@@ -25,6 +33,9 @@ import keras
 
 BN_EPSILON = 1e-3  # torchvision's BasicConv2d
 BN_MOMENTUM = 0.9  # PyTorch's default momentum 0.1
+INCEPTION_SIZE = 299
+POOL_FEATURES = 2048
+FID_CLASSES = 1008  # the 2015 graph's classifier: ImageNet's 1000 classes and 8 unused
 
 # The stem's BasicConv2d units: (torchvision name, filters, kernel, strides, padding), and the
 # max pools (torchvision's names) that follow two of them.
@@ -55,6 +66,17 @@ def average_pool_with_padding(inputs, name: str):
     return keras.layers.AveragePooling2D(3, strides=1, padding="valid", name=name)(padded)
 
 
+def average_pool_without_padding(inputs, name: str):
+    """3×3 stride-1 average pool whose border outputs average only the cells inside the input,
+    as TensorFlow's "SAME" pooling and PyTorch's ``count_include_pad=False``."""
+    return keras.layers.AveragePooling2D(3, strides=1, padding="same", name=name)(inputs)
+
+
+def max_pool_same(inputs, name: str):
+    """3×3 stride-1 max pool over a padding of 1 that never wins (the FID graph's ``Mixed_7c``)."""
+    return keras.layers.MaxPooling2D(3, strides=1, padding="same", name=name)(inputs)
+
+
 def max_pool(inputs, name: str):
     """3×3 stride-2 max pool without padding."""
     return keras.layers.MaxPooling2D(3, strides=2, padding="valid", name=name)(inputs)
@@ -64,8 +86,11 @@ def _concatenate(branches, name: str):
     return keras.layers.Concatenate(axis=-1, name=name)(branches)
 
 
-def inception_a(inputs, name: str, pool_features: int):
-    """torchvision's InceptionA (Mixed_5b/5c/5d): 64 + 64 + 96 + pool_features channels."""
+def inception_a(inputs, name: str, pool_features: int, pool=average_pool_with_padding):
+    """torchvision's InceptionA (Mixed_5b/5c/5d): 64 + 64 + 96 + pool_features channels.
+
+    ``pool``: the pool branch's 3×3 stride-1 pool (name, input → output), this module's
+    ``average_pool_with_padding`` for torchvision, another for the FID graph (as in C and E)."""
     conv = _prefixed(name)
     branch1x1 = basic_conv(inputs, conv("branch1x1"), 64, 1)
     branch5x5 = basic_conv(inputs, conv("branch5x5_1"), 48, 1)
@@ -73,7 +98,7 @@ def inception_a(inputs, name: str, pool_features: int):
     double = basic_conv(inputs, conv("branch3x3dbl_1"), 64, 1)
     double = basic_conv(double, conv("branch3x3dbl_2"), 96, 3)
     double = basic_conv(double, conv("branch3x3dbl_3"), 96, 3)
-    pool = average_pool_with_padding(inputs, conv("avg_pool"))
+    pool = pool(inputs, conv("avg_pool"))
     pool = basic_conv(pool, conv("branch_pool"), pool_features, 1)
     return _concatenate([branch1x1, branch5x5, double, pool], name)
 
@@ -89,7 +114,7 @@ def inception_b(inputs, name: str):
     return _concatenate([branch3x3, double, pool], name)
 
 
-def inception_c(inputs, name: str, channels_7x7: int):
+def inception_c(inputs, name: str, channels_7x7: int, pool=average_pool_with_padding):
     """torchvision's InceptionC (Mixed_6b–6e): 4 × 192 channels."""
     conv, width = _prefixed(name), channels_7x7
     branch1x1 = basic_conv(inputs, conv("branch1x1"), 192, 1)
@@ -101,7 +126,7 @@ def inception_c(inputs, name: str, channels_7x7: int):
     double = basic_conv(double, conv("branch7x7dbl_3"), width, (1, 7))
     double = basic_conv(double, conv("branch7x7dbl_4"), width, (7, 1))
     double = basic_conv(double, conv("branch7x7dbl_5"), 192, (1, 7))
-    pool = average_pool_with_padding(inputs, conv("avg_pool"))
+    pool = pool(inputs, conv("avg_pool"))
     pool = basic_conv(pool, conv("branch_pool"), 192, 1)
     return _concatenate([branch1x1, branch7x7, double, pool], name)
 
@@ -120,7 +145,7 @@ def inception_d(inputs, name: str):
     return _concatenate([branch3x3, branch7x7, pool], name)
 
 
-def inception_e(inputs, name: str):
+def inception_e(inputs, name: str, pool=average_pool_with_padding):
     """torchvision's InceptionE (Mixed_7b/7c): 320 + 768 + 768 + 192 = 2048 channels."""
     conv = _prefixed(name)
     branch1x1 = basic_conv(inputs, conv("branch1x1"), 320, 1)
@@ -133,7 +158,7 @@ def inception_e(inputs, name: str):
     double = _concatenate([basic_conv(double, conv("branch3x3dbl_3a"), 384, (1, 3)),
                            basic_conv(double, conv("branch3x3dbl_3b"), 384, (3, 1))],
                           conv("branch3x3dbl"))
-    pool = average_pool_with_padding(inputs, conv("avg_pool"))
+    pool = pool(inputs, conv("avg_pool"))
     pool = basic_conv(pool, conv("branch_pool"), 192, 1)
     return _concatenate([branch1x1, branch3x3, double, pool], name)
 
@@ -167,6 +192,38 @@ def torch_inception_v3_trunk(image_size: int = 299) -> keras.Model:
     docstring).
     """
     images = keras.Input((image_size, image_size, 3))
+    outputs = _trunk(images, {})
+    return keras.Model(images, [outputs["Mixed_6e"], outputs["Mixed_7c"]],
+                       name="torch_inception_v3_trunk")
+
+
+# The FID graph's pool branches where they are not torchvision's.
+_FID_POOLS = {
+    **{name: average_pool_without_padding
+       for name in ("Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6b", "Mixed_6c", "Mixed_6d",
+                    "Mixed_6e", "Mixed_7b")},
+    "Mixed_7c": max_pool_same,
+}
+
+
+def fid_inception_v3() -> keras.Model:
+    """The FID Inception (module docstring), random weights until loaded
+    (:func:`mirrorgan_keras.convert.load_fid_inception_weights`).
+
+    ``[B, 299, 299, 3]`` in [-1, 1] → ``(pool [B, 2048], logits [B, 1008])``: the global
+    average pool of ``Mixed_7c`` (FID's features) and the classifier ``fc`` on it. Layer names
+    are pytorch-fid's module paths (``Mixed_7c.branch_pool.conv``, ``fc``).
+    """
+    images = keras.Input((INCEPTION_SIZE, INCEPTION_SIZE, 3))
+    hidden = _trunk(images, _FID_POOLS)["Mixed_7c"]
+    pool = keras.layers.GlobalAveragePooling2D(name="avgpool")(hidden)
+    logits = keras.layers.Dense(FID_CLASSES, name="fc")(pool)
+    return keras.Model(images, [pool, logits], name="fid_inception_v3")
+
+
+def _trunk(images, pools: dict) -> dict:
+    """The stem and the mixed blocks on ``images``: ``{block name: its output}``; ``pools``
+    replaces the pool branch of the blocks it names."""
     hidden = images
     for name, filters, kernel, strides, padding in _STEM:
         hidden = basic_conv(hidden, name, filters, kernel, strides=strides, padding=padding)
@@ -174,7 +231,7 @@ def torch_inception_v3_trunk(image_size: int = 299) -> keras.Model:
             hidden = max_pool(hidden, _POOL_AFTER[name])
     outputs = {}
     for name, block, argument in _MIXED:
-        hidden = block(hidden, name) if argument is None else block(hidden, name, argument)
+        extra = {} if name not in pools else {"pool": pools[name]}
+        hidden = block(hidden, name, *(() if argument is None else (argument,)), **extra)
         outputs[name] = hidden
-    return keras.Model(images, [outputs["Mixed_6e"], outputs["Mixed_7c"]],
-                       name="torch_inception_v3_trunk")
+    return outputs

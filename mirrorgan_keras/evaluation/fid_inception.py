@@ -1,0 +1,115 @@
+"""FID and Inception Score with the field's network: TensorFlow's Inception graph of 2015-12-05
+(:func:`~mirrorgan_keras.layers.torch_inception.fid_inception_v3`), fed the way the field's
+two reference packages feed it (docs/evaluation.md).
+
+- :meth:`FIDInception.pool_features` is pytorch-fid's FID input: an 8-bit image in [0, 1],
+  resized to 299 × 299 bilinearly with half-pixel centres and no antialiasing (PyTorch's
+  ``interpolate(..., align_corners=False)``), mapped to [-1, 1], its 2048-d average pool.
+- :meth:`FIDInception.classifier_logits` is torch-fidelity's Inception Score input (``isc``),
+  which is the original TensorFlow scoring code's: the 8-bit image in [0, 255], resized with
+  TensorFlow 1's bilinear kernel (corner-aligned grid, no half-pixel centres), mapped by
+  (x − 128) / 128, and the classifier's 1008 logits without its bias ("logits_unbiased").
+  :func:`fidelity_inception_score` turns them into the score as torch-fidelity does.
+
+Images arrive as the rest of the evaluation gives them, floats in [-1, 1]; they are first
+put back on the 8-bit grid, which is what the reference code reads from PNG files.
+
+Typical use::
+
+    inception = FIDInception("pt_inception-2015-12-05-6726825d.pth")
+    features = inception.pool_features(images)                  # [N, 2048]
+    mean, std = fidelity_inception_score(inception.classifier_logits(images))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from mirrorgan_keras.convert.fid_inception import load_fid_inception_weights
+from mirrorgan_keras.evaluation._batches import map_batches
+from mirrorgan_keras.evaluation.inception import inception_score
+from mirrorgan_keras.layers.torch_inception import INCEPTION_SIZE, fid_inception_v3
+
+FIDELITY_SHUFFLE_SEED = 2020  # torch-fidelity's default rng_seed
+FIDELITY_CENTRE = 128.0  # torch-fidelity (and the 2015 graph): x → (x − 128) / 128
+BATCH_SIZE = 50  # pytorch-fid's default
+
+
+def to_uint8_grid(images: tf.Tensor) -> tf.Tensor:
+    """Floats in [-1, 1] → the 8-bit values 0 … 255 they stand for, as float32."""
+    return tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0.0, 255.0)
+
+
+def pytorch_fid_input(images: tf.Tensor) -> tf.Tensor:
+    """``[B, H, W, 3]`` in [-1, 1] → pytorch-fid's network input ``[B, 299, 299, 3]``."""
+    unit = to_uint8_grid(images) / 255.0
+    resized = tf.image.resize(unit, (INCEPTION_SIZE, INCEPTION_SIZE), "bilinear")
+    return 2.0 * resized - 1.0
+
+
+def fidelity_input(images: tf.Tensor) -> tf.Tensor:
+    """``[B, H, W, 3]`` in [-1, 1] → torch-fidelity's network input ``[B, 299, 299, 3]``."""
+    resized = tf.compat.v1.image.resize_bilinear(
+        to_uint8_grid(images), (INCEPTION_SIZE, INCEPTION_SIZE), align_corners=False,
+        half_pixel_centers=False)
+    return (resized - FIDELITY_CENTRE) / FIDELITY_CENTRE
+
+
+class FIDInception:
+    """The FID Inception with the inputs of pytorch-fid (features) and torch-fidelity (logits).
+
+    Args:
+        weights: pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth`` (needs PyTorch), a
+            ``.weights.h5`` converted from it, or None (random weights: tests only).
+        batch_size: images per forward pass for array inputs.
+        verbose: progress bar (1) or silent (0).
+
+    Example::
+
+        pool = FIDInception(None, verbose=0).pool_features(images)  # [N, 2048]
+    """
+
+    def __init__(self, weights: str | None, *, batch_size: int = BATCH_SIZE, verbose: int = 1):
+        self.network = fid_inception_v3()
+        if weights is not None:
+            load_fid_inception_weights(self.network, weights)
+        self.batch_size = batch_size
+        self.verbose = verbose
+        self._pool = tf.function(self._pool_batch, reduce_retracing=True)
+        self._logits = tf.function(self._logits_batch, reduce_retracing=True)
+
+    def _pool_batch(self, images):
+        pool, _ = self.network(pytorch_fid_input(images), training=False)
+        return pool
+
+    def _logits_batch(self, images):
+        pool, _ = self.network(fidelity_input(images), training=False)
+        return tf.matmul(pool, self.network.get_layer("fc").kernel)
+
+    def pool_features(self, images) -> np.ndarray:
+        """Images ``[N, H, W, 3]`` in [-1, 1] (array or iterable of batches) → pytorch-fid's
+        2048-d features ``[N, 2048]``."""
+        (features,) = map_batches(self._pool, images, self.batch_size, self.verbose)
+        return features
+
+    def classifier_logits(self, images) -> np.ndarray:
+        """Images ``[N, H, W, 3]`` in [-1, 1] → torch-fidelity's ``logits_unbiased``
+        ``[N, 1008]``, the Inception Score's input."""
+        (logits,) = map_batches(self._logits, images, self.batch_size, self.verbose)
+        return logits
+
+
+def fidelity_inception_score(logits, splits: int = 10, *,
+                             shuffle_seed: int | None = FIDELITY_SHUFFLE_SEED
+                             ) -> tuple[float, float]:
+    """torch-fidelity's Inception Score of ``logits`` ``[N, 1008]``: softmax over all 1008
+    classes (in float64), rows shuffled by NumPy's ``RandomState(shuffle_seed)`` permutation
+    (None: kept in order, as the original TensorFlow code), then :func:`inception_score`."""
+    logits = np.asarray(logits, dtype=np.float64)
+    if shuffle_seed is not None:
+        logits = logits[np.random.RandomState(shuffle_seed).permutation(len(logits))]
+    logits = logits - logits.max(axis=1, keepdims=True)
+    probabilities = np.exp(logits)
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    return inception_score(probabilities, splits)
