@@ -48,6 +48,11 @@ class InceptionOutputs(NamedTuple):
 def inception_score(probabilities, splits: int = 10) -> tuple[float, float]:
     """Mean and std over ``splits`` consecutive splits of exp(E_x KL(p(y|x) ‖ p(y))).
 
+    Split ``i`` is rows ``i * N // splits`` to ``(i + 1) * N // splits``, as in both reference
+    scripts (OpenAI's ``improved-gan`` and StackGAN's ``inception_score.py``); computed in
+    float64 with 0 · log 0 = 0 (the references, in float32, would give NaN for a zero
+    probability).
+
     Args:
         probabilities: ``[N, K]`` rows p(y|x), each summing to 1; N >= splits.
         splits: number of splits (10 in the reference); p(y) is the mean row of each split.
@@ -63,7 +68,9 @@ def inception_score(probabilities, splits: int = 10) -> tuple[float, float]:
     if probabilities.min() < 0 or not np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-4):
         raise ValueError("probabilities must be non-negative rows that sum to 1")
     scores = []
-    for part in np.array_split(probabilities, splits):
+    bounds = [index * len(probabilities) // splits for index in range(splits + 1)]
+    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+        part = probabilities[start:end]
         marginal = part.mean(axis=0, keepdims=True)
         kl = np.sum(xlogy(part, part) - xlogy(part, marginal), axis=1)
         scores.append(np.exp(kl.mean()))
