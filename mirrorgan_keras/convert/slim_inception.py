@@ -42,7 +42,7 @@ from mirrorgan_keras.layers.slim_inception import (
 
 SHADOW_SUFFIX = "/ExponentialMovingAverage"
 LOGITS_BIASES = "logits/logits/biases"
-MODULE = "slim's Inception-v3 (inception/slim of tensorflow/models)"
+MODULE = "slim's Inception-v3 (the original TF-Slim of tensorflow/models)"
 _EXAMPLES = 3
 
 # The checkpoint's variable names under a layer's scope, by Keras layer type.

@@ -38,8 +38,9 @@ PIXEL_SCALE = 127.5
 
 def load_birds_inception(path: str | Path, *, num_classes: int = BIRDS_CLASSES,
                          image_size: int = REFERENCE_SIZE) -> keras.Model:
-    """The birds Inception from a ``.weights.h5`` conversion (of ``num_classes`` logits) or
-    from StackGAN's TF checkpoint prefix (moving averages, class count read from it)."""
+    """The birds Inception from a ``.weights.h5`` conversion (of ``num_classes`` logits, at
+    ``image_size``) or from StackGAN's TF checkpoint prefix (moving averages, class count read
+    from it, at 299)."""
     if not str(path).endswith(".weights.h5"):
         return load_slim_inception_checkpoint(path)
     if not Path(path).is_file():
@@ -52,7 +53,7 @@ def load_birds_inception(path: str | Path, *, num_classes: int = BIRDS_CLASSES,
 def resize_like_reference(images: np.ndarray, size: int = REFERENCE_SIZE) -> np.ndarray:
     """uint8 ``[N, H, W, 3]`` → uint8 ``[N, size, size, 3]`` with PIL's bilinear filter."""
     return np.stack([
-        np.asarray(Image.fromarray(image, "RGB").resize((size, size), Image.Resampling.BILINEAR))
+        np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BILINEAR))
         for image in _checked_uint8(images)
     ])
 

@@ -2,9 +2,10 @@
 
 IS = exp(E_x KL(p(y|x) ‖ p(y))), computed per split and reported as mean ± std over the
 splits. The classifier is Keras' InceptionV3 with its top: ImageNet weights (1000 classes, the
-COCO protocol), random weights (tests), or a user's local fine-tuned model, e.g. a conversion of
-StackGAN's birds Inception (the CUB protocol). Images in [-1, 1] are bilinearly resized to
-299 × 299, which is InceptionV3's own input range; no other preprocessing is applied.
+COCO protocol), random weights (tests), or a user's local fine-tuned model. The CUB protocol with
+StackGAN's own birds checkpoint is :mod:`mirrorgan_keras.evaluation.birds_inception`. Images
+in [-1, 1] are bilinearly resized to 299 × 299, which is InceptionV3's own input range; no other
+preprocessing is applied.
 
 Keras' ImageNet InceptionV3 weights are not the 2015 graph of the reference IS code (OpenAI's
 ``improved-gan``), so absolute scores differ somewhat from published ones: compare models

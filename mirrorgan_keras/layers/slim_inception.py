@@ -1,6 +1,6 @@
-"""Inception-v3 as the old TF-Slim of tensorflow/models builds it (``inception/slim``), the
-network of StackGAN's fine-tuned birds Inception that defines the CUB Inception Score
-(docs/evaluation.md, docs/design.md §9).
+"""Inception-v3 as the original TF-Slim of tensorflow/models builds it (the first Inception
+training code, 2016), the network of StackGAN's fine-tuned birds Inception that defines the CUB
+Inception Score (docs/evaluation.md, docs/design.md §9).
 
 The function is ``keras.applications.InceptionV3``'s main path: every unit is a bias-free
 convolution, a batch norm with a beta but no gamma (slim's ``scale=False``) and epsilon 1e-3,

@@ -266,16 +266,17 @@ def test_missing_unexpected_and_mis_shaped_variables_are_named(shadows, small_mo
         tensors["conv4/BatchNorm/gamma" + SHADOW] = np.ones(192, np.float32)
     path = write_checkpoint(tmp_path / "model.ckpt", tensors)
     before = small_model.get_weights()[0].copy()
-    with pytest.raises(CheckpointConversionError, match=f"(?s)model.ckpt does not match .*{message}"):
+    pattern = f"(?s)model.ckpt does not match .*{message}"
+    with pytest.raises(CheckpointConversionError, match=pattern):
         load_slim_inception_checkpoint(path, small_model)
     np.testing.assert_array_equal(small_model.get_weights()[0], before)  # nothing assigned
 
 
-def test_a_checkpoint_without_shadows_asks_for_the_raw_variables(tmp_path):
+def test_a_checkpoint_without_shadows_asks_for_the_raw_variables(small_model, tmp_path):
     path = write_checkpoint(tmp_path / "raw.ckpt", {
         "logits/logits/biases": np.zeros(CLASSES, np.float32)})
     with pytest.raises(CheckpointConversionError, match="use_moving_averages=False"):
-        load_slim_inception_checkpoint(path)
+        load_slim_inception_checkpoint(path, small_model)
 
 
 def test_files_that_are_not_checkpoints_are_refused(checkpoint, tmp_path):
@@ -305,9 +306,9 @@ def test_resize_is_pil_bilinear_on_uint8():
 
 
 def test_probabilities_drop_the_background_class(small_model):
-    images = np.random.default_rng(3).integers(0, 256, (3, 40, 40, 3), dtype=np.uint8)
+    images = np.random.default_rng(3).integers(0, 256, (4, 40, 40, 3), dtype=np.uint8)
     probabilities = birds_inception_probabilities(small_model, images, batch_size=2)
-    assert probabilities.shape == (3, CLASSES - 1)
+    assert probabilities.shape == (4, CLASSES - 1)
     resized = resize_like_reference(images, SMALL).astype(np.float32) / 127.5 - 1
     assert resized.min() == -1 and resized.max() <= 1
     logits = np.asarray(small_model(resized)["logits"], np.float64)
