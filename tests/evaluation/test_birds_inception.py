@@ -272,10 +272,21 @@ def test_missing_unexpected_and_mis_shaped_variables_are_named(shadows, small_mo
     np.testing.assert_array_equal(small_model.get_weights()[0], before)  # nothing assigned
 
 
-def test_a_checkpoint_without_shadows_asks_for_the_raw_variables(small_model, tmp_path):
-    path = write_checkpoint(tmp_path / "raw.ckpt", {
-        "logits/logits/biases": np.zeros(CLASSES, np.float32)})
-    with pytest.raises(CheckpointConversionError, match="use_moving_averages=False"):
+def write_v1_checkpoint(prefix, name, value):
+    """A TF1 Saver's single-file (V1 format) checkpoint of one variable."""
+    with tf.Graph().as_default():
+        tf.compat.v1.get_variable(name, initializer=value)
+        saver = tf.compat.v1.train.Saver(write_version=tf.compat.v1.train.SaverDef.V1)
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            return saver.save(session, str(prefix), write_meta_graph=False)
+
+
+def test_a_v1_checkpoint_without_shadows_asks_for_the_raw_variables(small_model, tmp_path):
+    path = write_v1_checkpoint(tmp_path / "raw.ckpt", "logits/logits/biases",
+                               np.zeros(CLASSES, np.float32))
+    with pytest.raises(CheckpointConversionError,
+                       match="no logits/logits/biases/Exp.*use_moving_averages=False"):
         load_slim_inception_checkpoint(path, small_model)
 
 
