@@ -9,6 +9,9 @@ layers from a state dict and refuse one that does not fit: an unknown key, a mis
 shape mismatch raises :class:`CheckpointConversionError` naming the key, the expected shape and
 the reference module. Nothing is dropped or left at its initial value.
 
+:mod:`.slim_inception` reads a TF1 checkpoint of slim's Inception-v3 (StackGAN's birds
+Inception, the CUB Inception Score's classifier) with ``tf.train.load_checkpoint``.
+
 PyTorch is an optional dependency (``pip install -e '.[torch]'``), imported only when a file is
 read (:func:`load_state_dict`). docs/conversion.md has the whole procedure.
 
@@ -30,6 +33,11 @@ from mirrorgan_keras.convert.run import (
     convert_reference_run,
     converted_config,
 )
+from mirrorgan_keras.convert.slim_inception import (
+    load_slim_inception_checkpoint,
+    save_slim_inception_weights,
+    slim_variables,
+)
 from mirrorgan_keras.convert.state_dict import CheckpointConversionError, load_state_dict
 
 __all__ = [
@@ -41,5 +49,8 @@ __all__ = [
     "convert_reference_run",
     "convert_text_encoder",
     "converted_config",
+    "load_slim_inception_checkpoint",
     "load_state_dict",
+    "save_slim_inception_weights",
+    "slim_variables",
 ]

@@ -23,6 +23,13 @@ from mirrorgan_keras.evaluation.attributes import (
     synthetic_split_keys,
     train_oracle,
 )
+from mirrorgan_keras.evaluation.birds_inception import (
+    birds_inception_probabilities,
+    birds_inception_score,
+    known_class_probabilities,
+    load_birds_inception,
+    resize_like_reference,
+)
 from mirrorgan_keras.evaluation.fid import (
     feature_statistics,
     frechet_distance,
@@ -62,6 +69,8 @@ __all__ = [
     "InceptionScorer",
     "attribute_accuracy",
     "attribute_report",
+    "birds_inception_probabilities",
+    "birds_inception_score",
     "build_oracle",
     "caption_labels",
     "caption_losses",
@@ -74,6 +83,8 @@ __all__ = [
     "image_dependence_warning",
     "inception_metrics",
     "inception_score",
+    "known_class_probabilities",
+    "load_birds_inception",
     "load_classifier",
     "load_oracle",
     "load_statistics",
@@ -90,6 +101,7 @@ __all__ = [
     "read_synthetic_images",
     "redescription_loss",
     "reference_statistics",
+    "resize_like_reference",
     "save_oracle",
     "save_statistics",
     "swapped_word_preference",

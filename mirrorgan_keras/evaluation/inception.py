@@ -2,9 +2,10 @@
 
 IS = exp(E_x KL(p(y|x) ‖ p(y))), computed per split and reported as mean ± std over the
 splits. The classifier is Keras' InceptionV3 with its top: ImageNet weights (1000 classes, the
-COCO protocol), random weights (tests), or a user's local fine-tuned model, e.g. a conversion of
-StackGAN's birds Inception (the CUB protocol). Images in [-1, 1] are bilinearly resized to
-299 × 299, which is InceptionV3's own input range; no other preprocessing is applied.
+COCO protocol), random weights (tests), or a user's local fine-tuned model. The CUB protocol with
+StackGAN's own birds checkpoint is :mod:`mirrorgan_keras.evaluation.birds_inception`. Images
+in [-1, 1] are bilinearly resized to 299 × 299, which is InceptionV3's own input range; no other
+preprocessing is applied.
 
 Keras' ImageNet InceptionV3 weights are not the 2015 graph of the reference IS code (OpenAI's
 ``improved-gan``), so absolute scores differ somewhat from published ones: compare models
@@ -48,8 +49,10 @@ class InceptionOutputs(NamedTuple):
 def inception_score(probabilities, splits: int = 10) -> tuple[float, float]:
     """Mean and std over ``splits`` consecutive splits of exp(E_x KL(p(y|x) ‖ p(y))).
 
-    Split i holds rows ``i·N // splits`` to ``(i + 1)·N // splits``, as the original
-    TensorFlow code, StackGAN's birds scorer and torch-fidelity cut them.
+    Split ``i`` is rows ``i * N // splits`` to ``(i + 1) * N // splits``, as in the reference
+    scripts (OpenAI's ``improved-gan``, StackGAN's ``inception_score.py``, torch-fidelity); computed in
+    float64 with 0 · log 0 = 0 (the references, in float32, would give NaN for a zero
+    probability).
 
     Args:
         probabilities: ``[N, K]`` rows p(y|x), each summing to 1; N >= splits.
@@ -66,9 +69,9 @@ def inception_score(probabilities, splits: int = 10) -> tuple[float, float]:
     if probabilities.min() < 0 or not np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-4):
         raise ValueError("probabilities must be non-negative rows that sum to 1")
     scores = []
-    count = len(probabilities)
-    for i in range(splits):
-        part = probabilities[i * count // splits : (i + 1) * count // splits]
+    bounds = [index * len(probabilities) // splits for index in range(splits + 1)]
+    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+        part = probabilities[start:end]
         marginal = part.mean(axis=0, keepdims=True)
         kl = np.sum(xlogy(part, part) - xlogy(part, marginal), axis=1)
         scores.append(np.exp(kl.mean()))
