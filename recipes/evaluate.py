@@ -1,13 +1,23 @@
 """Scores a trained run: Inception Score, FID, R-precision and (synthetic birds) attribute
 accuracy of images the EMA generator makes from test captions (docs/design.md §9).
 
+    python recipes/evaluate.py --run_dir runs/cub --protocol cub \
+        --fid_inception pt_inception-2015-12-05-6726825d.pth \
+        --birds_inception inception_finetuned_models/birds_valid299/model.ckpt-5000 \
+        --real_statistics bird_val256_FIDK0.npz      # the field's CUB numbers
     python recipes/evaluate.py --run_dir runs/cub                       # 30,000 images
     python recipes/evaluate.py --run_dir runs/demo --num_images 1200 --inception_weights none
     python recipes/evaluate.py --run_dir runs/demo --num_images 600 --inception_weights none \
         --split train      # the training captions: learnt, or not generalised?
 
-Prints one table with the protocol (number of images, splits, folds, Inception weights) and
-writes it as JSON to <run_dir>/evaluation/results.json (--split train:
+--protocol cub / coco runs the field's protocol (docs/evaluation.md): its image count, splits
+and folds, FID with the 2015 Inception as pytorch-fid computes it, IS with StackGAN's birds
+Inception (cub) or the 2015 Inception as torch-fidelity computes it (coco); every file it needs
+is checked before any image is generated. Without it, IS and FID come from Keras' InceptionV3
+and are marked not comparable with published numbers.
+
+Prints one table with the protocol (number of images, splits, folds, networks, files with their
+SHA-256) and writes it as JSON to <run_dir>/evaluation/results.json (--split train:
 <run_dir>/evaluation/train/results.json; or --output). --inception_weights:
 "imagenet" (Keras downloads it once), a local .keras / .weights.h5 file (e.g. a converted
 fine-tuned birds Inception, with --inception_classes and --inception_class_indices), "none"
@@ -26,6 +36,12 @@ from absl import app, flags
 from mirrorgan_keras import run_files
 from mirrorgan_keras.data import load_split
 from mirrorgan_keras.evaluation import scoring
+from mirrorgan_keras.evaluation.protocols import (
+    PROTOCOLS,
+    FieldNetworks,
+    ProtocolError,
+    check_protocol_files,
+)
 
 flags.DEFINE_string("run_dir", None, "The trained run.", required=True)
 flags.DEFINE_string("data_dir", None, "Data set directory (default: the run's).")
@@ -33,8 +49,17 @@ flags.DEFINE_string("damsm_weights", None, "The DAMSM the run was trained with (
                     "<run_dir>/damsm.weights.h5).")
 flags.DEFINE_enum("split", "test", ["test", "train"], "Whose captions: the test split's "
                   "(unseen classes) or the training split's.")
-flags.DEFINE_integer("num_images", 30000, "Images to generate (loops over the test set).",
-                     lower_bound=1)
+flags.DEFINE_enum("protocol", "none", ["none", *PROTOCOLS], "The field's evaluation protocol "
+                  "(fixes the image count, splits, folds and networks), or none.")
+flags.DEFINE_string("fid_inception", None, "--protocol: the FID Inception, pytorch-fid's "
+                    "pt_inception-2015-12-05-6726825d.pth or its .weights.h5.")
+flags.DEFINE_string("birds_inception", None, "--protocol cub: StackGAN's birds Inception "
+                    "checkpoint prefix (model.ckpt-5000) or its .weights.h5.")
+flags.DEFINE_string("real_statistics", None, "--protocol: FID statistics of the real images "
+                    "(.npz with mu, sigma; recipes/fid_statistics.py writes one); default: "
+                    "computed from the real images whose captions were drawn.")
+flags.DEFINE_integer("num_images", None, "Images to generate (loops over the test set; "
+                     "default 30,000, the protocol's with --protocol).", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seed of the caption choice and the noise.", lower_bound=0)
 flags.DEFINE_string("inception_weights", "imagenet",
                     '"imagenet", a local .keras or .weights.h5 file, "none" or "skip".')
@@ -49,20 +74,45 @@ flags.DEFINE_string("oracle", None, "Attribute oracle file (synthetic birds; def
 flags.DEFINE_string("output", None, "Results JSON (default <run_dir>/evaluation/results.json).")
 flags.DEFINE_enum("verbose", "1", ["0", "1"], "Progress bars.")
 FLAGS = flags.FLAGS
+DEFAULT_IMAGES = 30_000
+
+
+def field_networks() -> FieldNetworks | None:
+    """The --protocol's networks, loaded after checking every file it needs; None without."""
+    if FLAGS.protocol == "none":
+        return None
+    protocol = PROTOCOLS[FLAGS.protocol]
+    damsm = FLAGS.damsm_weights or run_files.RunFiles(FLAGS.run_dir).damsm
+    try:
+        check_protocol_files(protocol, fid_inception=FLAGS.fid_inception,
+                             birds_inception=FLAGS.birds_inception,
+                             real_statistics=FLAGS.real_statistics, damsm=str(damsm),
+                             num_images=FLAGS.num_images or protocol.images)
+    except ProtocolError as error:
+        raise SystemExit(str(error)) from None
+    return FieldNetworks(protocol, fid_inception=FLAGS.fid_inception,
+                         birds_inception=FLAGS.birds_inception,
+                         real_statistics=FLAGS.real_statistics, verbose=int(FLAGS.verbose))
 
 
 def main(argv):
     del argv
     config = run_files.load_run_config(FLAGS.run_dir, FLAGS.data_dir)
+    field = field_networks()
     work_dir = Path(FLAGS.run_dir) / "evaluation"
+    if field is not None:
+        work_dir /= field.protocol.name
     if FLAGS.split != "test":
         work_dir /= FLAGS.split
     weights = FLAGS.inception_weights
+    protocol = field.protocol if field is not None else None
     results = scoring.evaluate_run(
         FLAGS.run_dir, load_split(config.data, config.text, FLAGS.split), config,
-        count=FLAGS.num_images, seed=FLAGS.seed,
-        inception_weights=None if weights == "none" else weights,
-        skip_inception=weights == "skip", splits=FLAGS.splits, folds=FLAGS.folds,
+        count=FLAGS.num_images or (protocol.images if protocol else DEFAULT_IMAGES),
+        seed=FLAGS.seed, inception_weights=None if weights == "none" else weights,
+        skip_inception=weights == "skip", field=field,
+        splits=protocol.splits if protocol else FLAGS.splits,
+        folds=protocol.folds if protocol else FLAGS.folds,
         oracle_path=FLAGS.oracle, work_dir=work_dir, verbose=int(FLAGS.verbose),
         inception_classes=FLAGS.inception_classes,
         inception_class_indices=_indices(FLAGS.inception_class_indices),

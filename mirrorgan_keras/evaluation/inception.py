@@ -50,9 +50,9 @@ def inception_score(probabilities, splits: int = 10) -> tuple[float, float]:
     """Mean and std over ``splits`` consecutive splits of exp(E_x KL(p(y|x) ‖ p(y))).
 
     Split ``i`` is rows ``i * N // splits`` to ``(i + 1) * N // splits``, as in the reference
-    scripts (OpenAI's ``improved-gan``, StackGAN's ``inception_score.py``, torch-fidelity); computed in
-    float64 with 0 · log 0 = 0 (the references, in float32, would give NaN for a zero
-    probability).
+    scripts (OpenAI's ``improved-gan``, StackGAN's ``inception_score.py``, torch-fidelity);
+    computed in float64 with 0 · log 0 = 0 (the references, in float32, would give NaN for a
+    zero probability).
 
     Args:
         probabilities: ``[N, K]`` rows p(y|x), each summing to 1; N >= splits.

@@ -42,6 +42,7 @@ from mirrorgan_keras.evaluation.attributes import (
 )
 from mirrorgan_keras.evaluation.fid import inception_metrics, reference_statistics
 from mirrorgan_keras.evaluation.inception import InceptionScorer
+from mirrorgan_keras.evaluation.protocols import FieldNetworks, file_record
 from mirrorgan_keras.evaluation.r_precision import evaluate_r_precision
 from mirrorgan_keras.figures import to_uint8
 from mirrorgan_keras.models import DAMSM, GLAMGenerator
@@ -178,7 +179,8 @@ def evaluate_run(run_dir, records: DatasetSplit, config: MirrorGANConfig | None 
                  oracle_path: str | None = None, skip_attributes: bool = False,
                  work_dir: Path | None = None,
                  verbose: int = 1, inception_classes: int | None = None,
-                 inception_class_indices=None, damsm_weights=None) -> dict:
+                 inception_class_indices=None, damsm_weights=None,
+                 field: FieldNetworks | None = None) -> dict:
     """Generates ``count`` images from the captions of ``records`` (usually the test split)
     with the run's EMA generator and scores them.
 
@@ -194,6 +196,9 @@ def evaluate_run(run_dir, records: DatasetSplit, config: MirrorGANConfig | None 
             (one per split: the statistics are the split's real images').
         damsm_weights: the DAMSM the run was trained with (default the run's): its text
             encoder feeds the generator, both encoders give the R-precision.
+        field: a protocol's networks (:class:`~mirrorgan_keras.evaluation.protocols.
+            FieldNetworks`): IS and FID as the field computes them, instead of
+            ``inception_weights``' Keras InceptionV3.
 
     Returns:
         ``{"protocol": {...}, "inception_score": ..., "fid": ..., "r_precision": {...},
@@ -210,10 +215,19 @@ def evaluate_run(run_dir, records: DatasetSplit, config: MirrorGANConfig | None 
                               config.text.words_num)
     generated = generate_test_set(model, records, config, count=count, seed=seed,
                                   directory=work_dir, verbose=verbose)
-    inception = "skipped" if skip_inception else {
-        "weights": inception_weights or "random (numbers not comparable)", "splits": splits}
+    damsm_path = damsm_weights or files.damsm
+    if field is not None:
+        inception = {**field.description(), **field.caveats(config.data.dataset)}
+    elif skip_inception:
+        inception = "skipped"
+    else:
+        inception = {"weights": inception_weights or "random", "splits": splits,
+                     "not_comparable": ["Keras' InceptionV3, not the field's networks"]}
     results = {"protocol": _protocol(config, generated, records, seed, folds, inception)}
-    if not skip_inception:
+    results["protocol"]["r_precision"]["damsm"] = file_record(damsm_path)
+    if field is not None:
+        results.update(field.scores(generated.images, generated.real_images))
+    elif not skip_inception:
         cache = None if work_dir is None else str(Path(work_dir) / "fid_reference.npz")
         results.update(inception_scores(
             generated, inception_weights, splits=splits, reference_cache=cache,
@@ -246,11 +260,9 @@ def format_results(results: dict) -> str:
              f"{protocol['split_images']} {protocol['split']} images' captions "
              f"(seed {protocol['seed']}, EMA generator)"]
     rows = []
+    inception = protocol["inception"]
     if "inception_score" in results:
-        inception = protocol["inception"]
-        rows.append((f"Inception Score ({inception['splits']} splits, {inception['weights']})",
-                     f"{results['inception_score']:.3f} ± {results['inception_score_std']:.3f}"))
-        rows.append((f"FID vs the real {protocol['split']} images", f"{results['fid']:.2f}"))
+        rows += _inception_rows(results, inception, protocol["split"])
     r_precision = results["r_precision"]
     for rank in (1, 2, 3):
         rows.append((f"R-precision top-{rank} (DAMSM, 1 + 99, {protocol['r_precision']['folds']}"
@@ -265,9 +277,38 @@ def format_results(results: dict) -> str:
                      f"{100 * attributes['real']['mean']:.2f} %"))
     width = max(len(name) for name, _ in rows)
     lines += [f"{name:<{width}}  {value}" for name, value in rows]
+    lines += _provenance_lines(protocol)
     if "attributes" in results:
         lines += ["", format_attribute_report(results["attributes"])]
     return "\n".join(lines)
+
+
+def _inception_rows(results: dict, inception: dict, split: str) -> list[tuple[str, str]]:
+    """The IS and FID rows, naming the networks that computed them."""
+    score = f"{results['inception_score']:.3f} ± {results['inception_score_std']:.3f}"
+    fid = f"{results['fid']:.2f}"
+    if "name" not in inception:  # Keras' InceptionV3
+        return [(f"Inception Score ({inception['splits']} splits, {inception['weights']})",
+                 score), (f"FID vs the real {split} images", fid)]
+    reference = ("the statistics file" if inception["fid_reference"] == "statistics file"
+                 else f"the real {split} images")
+    return [(f"Inception Score ({inception['name']} protocol: "
+             f"{inception['inception_score_network']}, {inception['splits']} splits)", score),
+            (f"FID ({inception['fid_network']}) vs {reference}", fid)]
+
+
+def _provenance_lines(protocol: dict) -> list[str]:
+    """The files behind the numbers (with SHA-256) and what keeps them from a paper's."""
+    inception = protocol["inception"]
+    files = {**(inception.get("files", {}) if isinstance(inception, dict) else {}),
+             "damsm": protocol["r_precision"]["damsm"]}
+    lines = ["", "Files:"] + [f"  {name}: {record['path']} (SHA-256 {record['sha256'][:16]}…)"
+                              for name, record in files.items()]
+    if isinstance(inception, dict):
+        lines += [f"Not comparable with published numbers: {reason}"
+                  for reason in inception.get("not_comparable", [])]
+        lines += [f"Unverified: {reason}" for reason in inception.get("unverified", [])]
+    return lines
 
 
 SUMMARY_METRICS = {

@@ -1,0 +1,219 @@
+"""The field's evaluation protocols for CUB and COCO, in one object each (docs/evaluation.md).
+
+A :class:`Protocol` fixes what the published text-to-image numbers fix: how many images are
+generated from the test captions, the Inception Score's network and splits, the FID network
+and the R-precision folds. :class:`FieldNetworks` loads the files a protocol needs (checking
+each before any image is generated) and scores a generated set with them:
+
+- FID: the 2015 Inception with pytorch-fid's input (:mod:`.fid_inception`), against real-image
+  statistics read from an ``.npz`` (``mu``, ``sigma``; e.g. DF-GAN's) or computed from the
+  split's real images;
+- Inception Score: CUB, StackGAN's birds Inception (:mod:`.birds_inception`); COCO, the 2015
+  Inception's classifier as torch-fidelity feeds it;
+- R-precision: the DAMSM encoders the caller gives (AttnGAN's, converted, for the papers').
+
+Every file is recorded with its SHA-256, so a results file says which weights made it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from mirrorgan_keras.data import make_dataset
+from mirrorgan_keras.data.records import DatasetSplit
+from mirrorgan_keras.evaluation.birds_inception import (
+    birds_inception_probabilities,
+    birds_inception_score,
+    load_birds_inception,
+)
+from mirrorgan_keras.evaluation.fid import feature_statistics, frechet_distance, load_statistics
+from mirrorgan_keras.evaluation.fid_inception import FIDInception, fidelity_inception_score
+from mirrorgan_keras.layers.torch_inception import POOL_FEATURES
+
+HASH_CHUNK = 1 << 20
+# torch.hub names a file after the start of its SHA-256: pytorch-fid's and torch-fidelity's
+# 2015 Inception files both end in -6726825d.pth.
+FID_INCEPTION_SHA256_PREFIX = "6726825d"
+
+
+@dataclasses.dataclass(frozen=True)
+class Protocol:
+    """One data set's evaluation as the field runs it.
+
+    ``images``: generated from the test split's captions (one random caption of each test
+    image per pass, as many passes as needed); ``inception_score``: ``"birds"`` (StackGAN's
+    birds Inception) or ``"fid_inception"`` (the 2015 graph, torch-fidelity's input);
+    ``splits``: Inception Score splits; ``folds``: R-precision folds (1 + 99 captions).
+    """
+
+    name: str
+    dataset: str
+    images: int
+    inception_score: str
+    splits: int = 10
+    folds: int = 10
+
+
+PROTOCOLS = {
+    "cub": Protocol("cub", "cub", 30_000, "birds"),
+    "coco": Protocol("coco", "coco", 30_000, "fid_inception"),
+}
+
+
+class ProtocolError(ValueError):
+    """A protocol cannot run as asked: a missing file or too few images."""
+
+
+def sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file, or of a TF checkpoint prefix's files (sorted by name)."""
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(path.parent.glob(f"{path.name}.*"))
+    digest = hashlib.sha256()
+    for file in files:
+        with open(file, "rb") as stream:
+            while chunk := stream.read(HASH_CHUNK):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_record(path: str | Path) -> dict:
+    """``{"path", "sha256"}`` of a file the scores depend on."""
+    return {"path": str(path), "sha256": sha256(path)}
+
+
+def _exists(path: str | Path) -> bool:
+    """A file, or a TF checkpoint prefix with files beside it."""
+    path = Path(path)
+    return path.is_file() or any(path.parent.glob(f"{path.name}.*"))
+
+
+def check_protocol_files(protocol: Protocol, *, fid_inception: str | None,
+                         birds_inception: str | None, real_statistics: str | None,
+                         damsm: str, num_images: int) -> None:
+    """Raises :class:`ProtocolError` naming every file the protocol lacks (and the flag that
+    gives it) or an image count below the protocol's, before anything is loaded."""
+    needed = {"--fid_inception (pytorch-fid's pt_inception-2015-12-05-6726825d.pth or its "
+              ".weights.h5)": fid_inception,
+              "--damsm_weights (the DAMSM encoders)": damsm}
+    if protocol.inception_score == "birds":
+        needed["--birds_inception (StackGAN's birds_valid299/model.ckpt-5000 or its "
+               ".weights.h5)"] = birds_inception
+    if real_statistics is not None:
+        needed["--real_statistics (an .npz with mu and sigma)"] = real_statistics
+    problems = [f"{flag}: {'not given' if path is None else f'{path} does not exist'}"
+                for flag, path in needed.items() if path is None or not _exists(path)]
+    if num_images < protocol.images:
+        problems.append(f"--num_images {num_images}: the {protocol.name} protocol generates "
+                        f"{protocol.images:,} images (leave --num_images out)")
+    if problems:
+        raise ProtocolError(f"the {protocol.name} protocol cannot run:\n  "
+                            + "\n  ".join(problems))
+
+
+def checked_statistics(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """The FID statistics of ``path``, refused unless they are the 2048-d pool's."""
+    mu, sigma = load_statistics(str(path))
+    if mu.shape != (POOL_FEATURES,):
+        raise ProtocolError(f"{path} holds statistics of {mu.shape[0]}-d features; FID uses "
+                            f"the Inception's {POOL_FEATURES}-d pool (mu [{POOL_FEATURES}], "
+                            f"sigma [{POOL_FEATURES}, {POOL_FEATURES}])")
+    return mu, sigma
+
+
+class FieldNetworks:
+    """The networks of a protocol, loaded (and so checked) before any image is generated.
+
+    Args:
+        protocol: the protocol.
+        fid_inception: pytorch-fid's weight file (or its ``.weights.h5``).
+        birds_inception: StackGAN's birds Inception (CUB only).
+        real_statistics: FID statistics ``.npz`` of the real images; None: computed from the
+            real images of the generated set.
+        verbose: progress bars.
+    """
+
+    def __init__(self, protocol: Protocol, *, fid_inception: str,
+                 birds_inception: str | None = None, real_statistics: str | None = None,
+                 verbose: int = 1):
+        self.protocol = protocol
+        self.files = {"fid_inception": file_record(fid_inception)}
+        self.statistics = None
+        if real_statistics is not None:
+            self.statistics = checked_statistics(real_statistics)
+            self.files["real_statistics"] = file_record(real_statistics)
+        self.fid_inception = FIDInception(fid_inception, verbose=verbose)
+        self.birds = None
+        if protocol.inception_score == "birds":
+            self.birds = load_birds_inception(birds_inception)
+            self.files["birds_inception"] = file_record(birds_inception)
+
+    def scores(self, images: np.ndarray, real_images: np.ndarray) -> dict:
+        """IS and FID of uint8 ``images`` ``[N, S, S, 3]``; the FID's reference is the
+        statistics file, else ``real_images`` (uint8)."""
+        if self.birds is not None:
+            mean, std = birds_inception_score(birds_inception_probabilities(self.birds, images),
+                                              splits=self.protocol.splits)
+        else:
+            mean, std = fidelity_inception_score(
+                self.fid_inception.classifier_logits(_floats(images)), self.protocol.splits)
+        reference = self.statistics or feature_statistics(
+            self.fid_inception.pool_features(_floats(real_images)))
+        generated = feature_statistics(self.fid_inception.pool_features(_floats(images)))
+        return {"inception_score": mean, "inception_score_std": std,
+                "fid": frechet_distance(*generated, *reference)}
+
+    def caveats(self, dataset: str) -> dict[str, list[str]]:
+        """What keeps these numbers from standing beside a paper's (``not_comparable``) and
+        what could not be checked (``unverified``), for a run trained on ``dataset``."""
+        not_comparable, unverified = [], []
+        if dataset != self.protocol.dataset:
+            not_comparable.append(f"the run's data set is {dataset!r}, the protocol's "
+                                  f"{self.protocol.dataset!r}")
+        fid_file = self.files["fid_inception"]
+        if fid_file["path"].endswith(".pth"):
+            if not fid_file["sha256"].startswith(FID_INCEPTION_SHA256_PREFIX):
+                not_comparable.append(f"{fid_file['path']} is not pytorch-fid's published "
+                                      f"weight file (SHA-256 {fid_file['sha256'][:8]}…, "
+                                      f"expected {FID_INCEPTION_SHA256_PREFIX}…)")
+        else:
+            unverified.append(f"{fid_file['path']}: a conversion, its source's SHA-256 is "
+                              "not known here")
+        if self.statistics is None:
+            unverified.append("FID against statistics of the real images computed here, not "
+                              "a published statistics file")
+        return {"not_comparable": not_comparable, "unverified": unverified}
+
+    def description(self) -> dict:
+        """The protocol and its files, for the results JSON."""
+        inception_score = ("StackGAN's birds Inception (50 classes, background dropped)"
+                           if self.birds is not None else
+                           "the 2015 Inception's 1008 unbiased logits, as torch-fidelity")
+        return {
+            **dataclasses.asdict(self.protocol),
+            "inception_score_network": inception_score,
+            "fid_network": "the 2015 Inception's 2048-d pool, as pytorch-fid",
+            "fid_reference": ("statistics file" if self.statistics is not None else
+                              "the real images whose captions were drawn"),
+            "files": self.files,
+        }
+
+
+def real_image_statistics(records: DatasetSplit, fid_inception: FIDInception, *,
+                          image_size: int, words_num: int, batch_size: int = 50
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """FID statistics (``mu [2048]``, ``sigma [2048, 2048]``) of every image of ``records``,
+    each given as the evaluation gives the real images: centre-cropped and resized to
+    ``image_size`` by the data pipeline, on the 8-bit grid (:mod:`.fid_inception`)."""
+    batches = make_dataset(records, batch_size, (image_size,), words_num, training=False,
+                           epochs=1)
+    return feature_statistics(fid_inception.pool_features(batches))
+
+
+def _floats(images: np.ndarray, batch_size: int = 250):
+    """uint8 ``[N, H, W, 3]`` → float32 batches in [-1, 1]."""
+    for start in range(0, len(images), batch_size):
+        yield images[start : start + batch_size].astype(np.float32) / 127.5 - 1.0

@@ -1,0 +1,141 @@
+"""The field's protocols: files checked before generation, provenance, and the scores of a run
+with the protocol's networks (random weights)."""
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mirrorgan_keras.evaluation import (
+    feature_statistics,
+    frechet_distance,
+    save_statistics,
+    scoring,
+)
+from mirrorgan_keras.evaluation.fid_inception import FIDInception
+from mirrorgan_keras.evaluation.protocols import (
+    PROTOCOLS,
+    FieldNetworks,
+    Protocol,
+    ProtocolError,
+    check_protocol_files,
+    checked_statistics,
+    real_image_statistics,
+    sha256,
+)
+from mirrorgan_keras.layers.slim_inception import slim_inception_v3
+from tests.evaluation.test_scoring import ENV, ROOT
+
+SMALL_CUB = Protocol("cub", "cub", images=64, inception_score="birds", splits=2, folds=2)
+
+
+@pytest.fixture(scope="module")
+def network_files(tmp_path_factory):
+    """Random-weight files of the FID Inception and the birds Inception."""
+    root = tmp_path_factory.mktemp("networks")
+    fid = root / "fid_inception.weights.h5"
+    FIDInception(None, verbose=0).network.save_weights(fid)
+    birds = root / "birds_inception.weights.h5"
+    slim_inception_v3().save_weights(birds)
+    return str(fid), str(birds)
+
+
+def test_every_missing_file_and_a_short_count_are_named_at_once(tmp_path):
+    damsm = tmp_path / "damsm.weights.h5"
+    with pytest.raises(ProtocolError) as error:
+        check_protocol_files(PROTOCOLS["cub"], fid_inception=None,
+                             birds_inception=str(tmp_path / "model.ckpt-5000"),
+                             real_statistics=str(tmp_path / "bird_val256.npz"),
+                             damsm=str(damsm), num_images=600)
+    message = str(error.value)
+    for expected in ("--fid_inception (pytorch-fid's", "not given",
+                     f"{tmp_path / 'model.ckpt-5000'} does not exist",
+                     f"{tmp_path / 'bird_val256.npz'} does not exist", f"{damsm} does not exist",
+                     "--num_images 600: the cub protocol generates 30,000 images"):
+        assert expected in message
+
+
+def test_coco_needs_no_birds_inception_and_a_checkpoint_prefix_counts_as_present(tmp_path):
+    fid, damsm = tmp_path / "fid.pth", tmp_path / "damsm.weights.h5"
+    fid.write_bytes(b"x")
+    damsm.write_bytes(b"y")
+    check_protocol_files(PROTOCOLS["coco"], fid_inception=str(fid), birds_inception=None,
+                         real_statistics=None, damsm=str(damsm), num_images=30_000)
+    (tmp_path / "model.ckpt-5000.index").write_bytes(b"index")
+    (tmp_path / "model.ckpt-5000.data-00000-of-00001").write_bytes(b"data")
+    check_protocol_files(PROTOCOLS["cub"], fid_inception=str(fid),
+                         birds_inception=str(tmp_path / "model.ckpt-5000"), real_statistics=None,
+                         damsm=str(damsm), num_images=30_000)
+    assert sha256(tmp_path / "model.ckpt-5000") == hashlib.sha256(b"dataindex").hexdigest()
+    assert sha256(fid) == hashlib.sha256(b"x").hexdigest()
+
+
+def test_statistics_of_another_dimension_are_refused_naming_the_file(tmp_path):
+    path = tmp_path / "pool3_768.npz"
+    save_statistics(str(path), np.zeros(768), np.eye(768))
+    with pytest.raises(ProtocolError, match=r"pool3_768.npz holds statistics of 768-d features"):
+        checked_statistics(path)
+
+
+def test_a_run_scored_with_the_protocols_networks(run, network_files, tmp_path):
+    run_dir, config, test = run
+    fid, birds = network_files
+    rng = np.random.default_rng(0)
+    statistics = tmp_path / "real.npz"
+    mu, sigma = rng.normal(size=2048), np.cov(rng.normal(size=(3000, 2048)), rowvar=False)
+    save_statistics(str(statistics), mu, sigma)
+    field = FieldNetworks(SMALL_CUB, fid_inception=fid, birds_inception=birds,
+                          real_statistics=str(statistics), verbose=0)
+    results = scoring.evaluate_run(run_dir, test, config, count=SMALL_CUB.images, seed=0,
+                                   splits=2, folds=2, skip_attributes=True, work_dir=tmp_path,
+                                   verbose=0, field=field)
+    generated = np.load(tmp_path / "generated.npy")
+    features = FIDInception(fid, verbose=0).pool_features(generated / 127.5 - 1.0)
+    assert results["fid"] == pytest.approx(
+        frechet_distance(*feature_statistics(features), mu, sigma), rel=1e-6)
+    assert 1.0 <= results["inception_score"] <= 50.0
+    inception = results["protocol"]["inception"]
+    assert inception["name"] == "cub" and inception["images"] == 64
+    assert inception["files"]["real_statistics"]["sha256"] == sha256(statistics)
+    assert inception["files"]["birds_inception"]["path"] == birds
+    assert inception["not_comparable"] == [
+        "the run's data set is 'synthetic_birds', the protocol's 'cub'"]
+    assert inception["unverified"][0].startswith(f"{fid}: a conversion")
+    table = scoring.format_results(results)
+    assert "Inception Score (cub protocol: StackGAN's birds Inception" in table
+    assert "FID (the 2015 Inception's 2048-d pool, as pytorch-fid) vs the statistics file" in table
+    assert f"birds_inception: {birds} (SHA-256 {sha256(birds)[:16]}…)" in table
+    assert "Not comparable with published numbers: the run's data set" in table
+    json.dumps(results)
+
+
+def test_real_image_statistics_are_those_of_the_evaluation_crops(run, network_files):
+    _, config, test = run
+    inception = FIDInception(network_files[0], verbose=0)
+    mu, sigma = real_image_statistics(test, inception, image_size=64, words_num=18)
+    from mirrorgan_keras.data import make_dataset
+
+    crops = np.concatenate([batch["images"][0] for batch in make_dataset(
+        test, 5, (64,), 18, training=False, epochs=1)])
+    expected_mu, expected_sigma = feature_statistics(inception.pool_features(crops))
+    assert len(crops) == len(test)
+    np.testing.assert_allclose(mu, expected_mu, rtol=1e-6)
+    np.testing.assert_allclose(sigma, expected_sigma, rtol=1e-5, atol=1e-9)
+
+
+def test_evaluate_recipe_names_the_missing_files_before_generating(run, tmp_path):
+    run_dir = run[0]
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "recipes" / "evaluate.py"), f"--run_dir={run_dir}",
+         "--protocol=cub", f"--fid_inception={tmp_path / 'pt_inception.pth'}",
+         f"--output={tmp_path / 'results.json'}"],
+        capture_output=True, text=True, timeout=600, env=ENV)
+    assert result.returncode != 0
+    assert "the cub protocol cannot run" in result.stderr
+    assert f"{tmp_path / 'pt_inception.pth'} does not exist" in result.stderr
+    assert "--birds_inception (StackGAN's birds_valid299/model.ckpt-5000" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (run_dir / "evaluation" / "cub").exists()
