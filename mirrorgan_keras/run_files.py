@@ -4,9 +4,10 @@
 <run_dir>/config.json          the configuration (and vocabulary size) of the run
 <run_dir>/damsm.weights.h5     pretrained STEM + image encoder
 <run_dir>/stream.weights.h5    pretrained captioner
+<run_dir>/vocabulary.txt       the vocabulary of the run (mirrorgan_keras.data.vocabulary)
 <run_dir>/generator_ema.weights.h5, samples/step_*.png, logs/ (TensorBoard)
-<run_dir>/vocabulary.txt, initial_gan/   converted runs (mirrorgan_keras.convert): the
-                               vocabulary, and the generator + discriminators the GAN starts from
+<run_dir>/initial_gan/         converted runs (mirrorgan_keras.convert): the generator +
+                               discriminators the GAN starts from
 <run_dir>/checkpoints/<stage>/ (the chief's), checkpoints/<task>-<index>/<stage>/ (a worker's)
 <run_dir>/.lock, .lock-<task>-<index>   the run lock of the chief, of a worker (hold_run_lock)
 ```

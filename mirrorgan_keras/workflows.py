@@ -30,6 +30,7 @@ from mirrorgan_keras.checkpoint import TrainingCheckpoint, training_state
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data import DatasetLayoutError, load_split, make_config_dataset
 from mirrorgan_keras.data import steps_per_epoch as epoch_steps
+from mirrorgan_keras.data.vocabulary import check_run_vocabulary
 from mirrorgan_keras.evaluation.redescription import (
     caption_losses,
     image_dependence_warning,
@@ -115,7 +116,9 @@ def _open_stage(config: MirrorGANConfig, run_dir, strategy, stage: str, seed: in
     The data is read first, so a missing data set leaves no run directory behind. Then what
     killed writers left is removed (:func:`remove_leftovers`), ``seed`` seeds Python, NumPy,
     TensorFlow and Keras (the weight initialisers of the models the stage builds next), and
-    the chief records the configuration."""
+    the chief records the configuration and the vocabulary (``vocabulary.txt``), after checking
+    that the data set's vocabulary is the one the run recorded, if any
+    (:func:`~mirrorgan_keras.data.vocabulary.check_run_vocabulary`)."""
     strategy, start = strategy or tf.distribute.get_strategy(), time.time()
     files = RunFiles(run_dir, distribute.worker_name(strategy))
     train, test = read_splits(config)
@@ -123,7 +126,9 @@ def _open_stage(config: MirrorGANConfig, run_dir, strategy, stage: str, seed: in
         remove_leftovers(files, stage)
         keras.utils.set_random_seed(seed)
         if files.chief:
+            check_run_vocabulary(files, train.vocabulary, config.data.data_dir)
             write_run_config(files, config, train.vocabulary.size)
+            train.vocabulary.save(str(files.vocabulary))
         yield files, start, train, test, strategy
 
 

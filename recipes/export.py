@@ -7,8 +7,9 @@ The SavedModel takes raw captions (tf.string [B]): the tokenizer, the vocabulary
 encoder and the EMA generator are all in the graph. Signatures: serving_default (captions →
 uint8 images), generate_from_seed (+ int64 seed → every stage, word-attention maps, tokens) and
 generate_from_noise (+ z and the CA noise). See docs/serving.md. The vocabulary is
-the run's vocabulary.txt when it has one (runs converted by recipes/convert_torch.py), else the
-one of the run's data set (--data_dir if it moved).
+the run's vocabulary.txt: no data set is needed. Runs written before runs recorded their
+vocabulary have none; their data set's is read then (--data_dir if it moved), or recorded in the
+run once with recipes/record_vocabulary.py.
 """
 
 import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
@@ -27,7 +28,8 @@ flags.DEFINE_string("export_dir", None, "Base directory of the versions (default
                     "<run_dir>/export).")
 flags.DEFINE_integer("version", None, "Version number (default: one above the highest).",
                      lower_bound=1)
-flags.DEFINE_string("data_dir", None, "Data set directory (default: the run's).")
+flags.DEFINE_string("data_dir", None, "Data set directory (default: the run's), read only "
+                    "for a run without vocabulary.txt.")
 flags.DEFINE_string("damsm_weights", None, "The DAMSM the run was trained with (default "
                     "<run_dir>/damsm.weights.h5).")
 FLAGS = flags.FLAGS

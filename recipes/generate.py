@@ -1,10 +1,13 @@
-"""Captions → PNG images with an exported model (see recipes/export.py).
+"""Captions → PNG images with an exported model (see recipes/export.py) or a run directory.
 
     python recipes/generate.py --model runs/demo/export \\
         --caption "a small bird with a red crown, blue wings and a yellow belly" \\
         --seed 3 --samples 2 --attention --output_dir generated/
 
-    python recipes/generate.py --model runs/demo/export --captions_file captions.txt
+    python recipes/generate.py --run_dir runs/demo --captions_file captions.txt
+
+--run_dir draws with the run's vocabulary, STEM and EMA generator (TextToImage.from_run, no data
+set needed); the same model, caption and seed give the same images as its export.
 
 Writes <output_dir>/<caption index>_<sample>.png (the last stage) and, with --attention, a
 figure <caption index>_<sample>_attention.png: the image of every stage in the first row, and
@@ -29,7 +32,9 @@ from mirrorgan_keras.figures import attention_figure
 from mirrorgan_keras.models.text_to_image import GeneratedImages, TextToImage
 
 flags.DEFINE_string("model", None, "An exported SavedModel: a version directory or the "
-                    "export directory (its highest version is used).", required=True)
+                    "export directory (its highest version is used).")
+flags.DEFINE_string("run_dir", None, "A run directory, instead of --model.")
+flags.mark_flags_as_mutual_exclusive(["model", "run_dir"], required=True)
 flags.DEFINE_multi_string("caption", [], "A caption to draw (repeatable).")
 flags.DEFINE_string("captions_file", None, "A text file with one caption per line.")
 flags.DEFINE_integer("seed", 0, "Seed of the noise of each caption's samples.", lower_bound=0)
@@ -73,7 +78,8 @@ def write_samples(generated: GeneratedImages, caption_index: int, output_dir: Pa
 def main(argv):
     del argv
     captions = read_captions()
-    model = TextToImage.from_export(FLAGS.model)
+    model = (TextToImage.from_export(FLAGS.model) if FLAGS.model
+             else TextToImage.from_run(FLAGS.run_dir))
     unusable = model.captions_without_known_words(captions)
     if unusable:  # checked before any file is written
         raise SystemExit(f"{len(unusable)} of {len(captions)} captions have no word of the "

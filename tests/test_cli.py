@@ -97,7 +97,8 @@ def test_recipes_document_their_flags(recipe):
                                           ("export.py", "--export_dir"),
                                           ("generate.py", "--[no]attention"),
                                           ("ablation.py", "--variants"),
-                                          ("convert_torch.py", "--discriminators")])
+                                          ("convert_torch.py", "--discriminators"),
+                                          ("record_vocabulary.py", "--data_dir")])
 def test_serving_and_evaluation_recipes_document_their_flags(recipe, flag):
     result = subprocess.run([sys.executable, str(ROOT / "recipes" / recipe), "--helpshort"],
                             capture_output=True, text=True, timeout=120,

@@ -249,8 +249,18 @@ def test_shape_mismatch_is_named(d64_state, tmp_path):
 
 
 def test_batch_norm_counters_are_optional(d64_state, tmp_path):
-    path = saved(d64_state.without_counters(), tmp_path / "old.pth", legacy=True)
-    convert_discriminator(load_state_dict(path), built_discriminator(64), path)
+    """A file without ``num_batches_tracked`` converts to the very weights of one with them,
+    and those are the state's (a batch norm's running variance among them)."""
+    converted = []
+    for name, state in (("new.pth", d64_state), ("old.pth", d64_state.without_counters())):
+        path = saved(state, tmp_path / name, legacy=True)
+        discriminator = built_discriminator(64)
+        convert_discriminator(load_state_dict(path), discriminator, path)
+        converted.append([np.asarray(w) for w in discriminator.weights])
+    for with_counters, without in zip(*converted, strict=True):
+        np.testing.assert_array_equal(without, with_counters)
+    running_var = d64_state["COND_DNET.jointConv.1.running_var"].numpy()
+    assert any(np.array_equal(w, running_var) for w in converted[1])
 
 
 def test_legacy_zip_and_data_parallel_files_read_the_same(d64_state, tmp_path):

@@ -1,24 +1,35 @@
-"""The three stages end to end on a tiny synthetic-birds set, and their error messages."""
+"""The three stages end to end on a tiny synthetic-birds set, and their error messages; the
+vocabulary a run records, and a run used without its data set."""
 
 import dataclasses
 import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from mirrorgan_keras import distribute, run_files, workflows
 from mirrorgan_keras.config import override
 from mirrorgan_keras.data import DatasetLayoutError, load_split
 from mirrorgan_keras.data.synthetic_birds import COLOURS, generate_synthetic_birds
+from mirrorgan_keras.data.vocabulary import Vocabulary, VocabularyMismatchError
 from mirrorgan_keras.evaluation import (
     MIN_IMAGE_DEPENDENCE,
     redescription_loss,
     swapped_word_preference,
 )
 from mirrorgan_keras.models import DAMSM, STREAM, GLAMGenerator
+from mirrorgan_keras.models.text_to_image import TextToImage
 from mirrorgan_keras.run_files import RunConfigMismatchError, RunDirectoryLockedError
 from tests.models.factories import tiny_config
 from tests.test_run_files import lock_held_by_another_process
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +49,8 @@ def test_three_stages_write_their_files_and_resume(config, tmp_path, caplog):
     user_file.touch()
     damsm = workflows.pretrain_damsm(config, tmp_path, epochs=1, verbose=0)
     assert not leftover.exists() and user_file.exists()
+    train = load_split(config.data, config.text, "train")
+    assert Vocabulary.load(str(tmp_path / "vocabulary.txt")) == train.vocabulary
     stream = workflows.pretrain_stream(config, tmp_path, epochs=1, verbose=0)
     gan = workflows.train_mirrorgan(config, tmp_path, steps=2, checkpoint_every=1,
                                     sample_every=1, verbose=0)
@@ -66,6 +79,88 @@ def test_three_stages_write_their_files_and_resume(config, tmp_path, caplog):
     damsm_swaps = swapped_word_preference(damsm_model, config, test, COLOURS, count=8,
                                           batch_size=4)  # at DAMSM's image size
     assert damsm_swaps["images"] > 0 and 0.0 <= damsm_swaps["preference"] <= 1.0
+
+
+@pytest.fixture(scope="module")
+def trained_run(config, tmp_path_factory):
+    """A run whose GAN stage trained one step (random DAMSM weights, no STREAM): the files a
+    training stage writes. Copy it before writing into it."""
+    config = override(config, {"train.lambda_stream": 0.0})
+    run = tmp_path_factory.mktemp("trained_run")
+    vocab_size = load_split(config.data, config.text, "train").vocabulary.size
+    run_files.save_weights(DAMSM.from_mirrorgan_config(config, vocab_size),
+                           run_files.RunFiles(run).damsm)
+    workflows.train_mirrorgan(config, run, steps=1, verbose=0)
+    return run
+
+
+def moved_copy(run: Path, target: Path, *, keep_vocabulary: bool = True) -> Path:
+    """``run`` copied to ``target`` (without checkpoints), its recorded data set now a
+    directory that does not exist, as on another machine; ``keep_vocabulary=False`` makes it a
+    run written before runs recorded their vocabulary."""
+    shutil.copytree(run, target, ignore=shutil.ignore_patterns("checkpoints", ".lock"))
+    recorded = json.loads((target / "config.json").read_text())
+    recorded["config"]["data"]["data_dir"] = str(target.parent / "no_data_here")
+    (target / "config.json").write_text(json.dumps(recorded))
+    if not keep_vocabulary:
+        (target / "vocabulary.txt").unlink()
+    return target
+
+
+def run_recipe(name: str, *flags: str) -> str:
+    """Runs ``recipes/<name>`` in a fresh process; returns its stdout."""
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run([sys.executable, str(RECIPES / name), *flags], env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def first_test_caption(config) -> tuple[str, list[str]]:
+    """A caption of the test split and the words the model keeps of it."""
+    test = load_split(config.data, config.text, "test")
+    words = test.vocabulary.decode(test.captions[0][0]).split()
+    return " ".join(words), words[:config.text.words_num]
+
+
+def test_a_run_copied_without_its_data_set_exports_and_generates(config, trained_run, tmp_path):
+    run = moved_copy(trained_run, tmp_path / "moved")
+    caption, words = first_test_caption(config)
+    exported = json.loads(run_recipe("export.py", f"--run_dir={run}"))["saved_model"]
+    run_recipe("generate.py", f"--run_dir={run}", f"--caption={caption}", "--seed=5",
+               f"--output_dir={tmp_path / 'out'}")
+    from_export = TextToImage.from_export(exported).generate(caption, seed=5,
+                                                             return_attention=True)
+    assert from_export.tokens == [words]  # the run's vocabulary is in the export
+    drawn = np.asarray(Image.open(tmp_path / "out" / "000_0.png"))
+    np.testing.assert_array_equal(drawn, from_export.images[0])
+
+
+def test_a_run_without_vocabulary_reads_its_data_set_or_says_how_to_record_it(
+        config, trained_run, tmp_path, caplog):
+    caption, words = first_test_caption(config)
+    old = moved_copy(trained_run, tmp_path / "old", keep_vocabulary=False)
+    with pytest.raises(DatasetLayoutError, match=r"(?s)vocabulary\.txt not found \(the run was "
+                                                 r"written before .*recipes/record_vocabulary"):
+        TextToImage.from_run(old)
+    model = TextToImage.from_run(old, data_dir=config.data.data_dir)
+    assert "record it once: python recipes/record_vocabulary.py" in caplog.text
+    expected = model.generate(caption, seed=2, return_attention=True)
+    assert expected.tokens == [words]
+    run_recipe("record_vocabulary.py", f"--run_dir={old}", f"--data_dir={config.data.data_dir}")
+    recorded = TextToImage.from_run(old).generate(caption, seed=2)  # no data set now
+    np.testing.assert_array_equal(recorded, expected.images)
+
+
+def test_a_stage_refuses_data_whose_vocabulary_is_not_the_runs(config, tmp_path):
+    tokens = load_split(config.data, config.text, "train").vocabulary.tokens
+    Vocabulary([tokens[2], tokens[1], *tokens[3:-1]]).save(str(tmp_path / "vocabulary.txt"))
+    with pytest.raises(VocabularyMismatchError, match=(
+            rf"vocabulary\.txt is not the vocabulary of the data set in {config.data.data_dir}: "
+            rf"id 1 is '{tokens[2]}' in the run, '{tokens[1]}' in the data set "
+            rf"\({len(tokens)} and {len(tokens)} ids\)")):
+        workflows.train_mirrorgan(config, tmp_path, steps=1, verbose=0)
+    assert not (tmp_path / "config.json").exists()
 
 
 def test_missing_data_set_says_where_to_get_it(config, tmp_path):

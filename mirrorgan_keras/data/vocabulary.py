@@ -12,10 +12,15 @@ Two file formats:
   with captions as lists of word ids (:func:`read_captions_pickle` /
   :func:`write_captions_pickle`). Its vocabulary has no ``"<unk>"``; it is appended as the last
   id, so encoders trained on the reference vocabulary keep their ids.
+
+A run directory records its vocabulary in the first format (``vocabulary.txt``,
+:attr:`~mirrorgan_keras.run_files.RunFiles.vocabulary`): :func:`load_run_vocabulary` reads it,
+:func:`check_run_vocabulary` refuses a data set whose vocabulary differs from it.
 """
 
 from __future__ import annotations
 
+import itertools
 import pickle
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
@@ -26,7 +31,7 @@ from mirrorgan_keras.data.layout import (
     load_pickle,
     require_file,
 )
-from mirrorgan_keras.run_files import atomic_path
+from mirrorgan_keras.run_files import RunFiles, atomic_path
 
 PAD_TOKEN = "<end>"
 UNK_TOKEN = "<unk>"
@@ -135,6 +140,42 @@ class Vocabulary:
             return cls(tokens[1:])
         except ValueError as error:
             raise DatasetLayoutError(f"malformed {source}: {error}") from None
+
+
+class VocabularyMismatchError(ValueError):
+    """A data set's vocabulary is not the one a run recorded: its word ids are not those the
+    run's weights were trained with."""
+
+
+def load_run_vocabulary(files: RunFiles) -> Vocabulary | None:
+    """The vocabulary the run recorded (``vocabulary.txt``); None for a run written before runs
+    recorded it."""
+    return Vocabulary.load(str(files.vocabulary)) if files.vocabulary.exists() else None
+
+
+def check_run_vocabulary(files: RunFiles, vocabulary: Vocabulary, data_dir: str) -> None:
+    """Raises :class:`VocabularyMismatchError` when the run recorded a vocabulary other than
+    ``vocabulary``, that of the data set in ``data_dir``, naming the first id that differs.
+    A run without a recorded vocabulary passes."""
+    recorded = load_run_vocabulary(files)
+    if recorded is None or recorded == vocabulary:
+        return
+    raise VocabularyMismatchError(
+        f"{files.vocabulary} is not the vocabulary of the data set in {data_dir}: "
+        f"{_first_difference(recorded.tokens, vocabulary.tokens)}. The run's weights use the "
+        "run's word ids: give the data set the run was trained on (--data_dir), or another "
+        "--run_dir"
+    )
+
+
+def _first_difference(run: Sequence[str], data: Sequence[str]) -> str:
+    """Where two different token lists first differ, in words: ``"id 7 is 'red' in the run,
+    'blue' in the data set (45 and 47 ids)"``."""
+    index = next(i for i, (a, b) in enumerate(itertools.zip_longest(run, data)) if a != b)
+    in_run, in_data = (repr(tokens[index]) if index < len(tokens) else "nothing"
+                       for tokens in (run, data))
+    return (f"id {index} is {in_run} in the run, {in_data} in the data set "
+            f"({len(run)} and {len(data)} ids)")
 
 
 class ReferenceCaptions(NamedTuple):

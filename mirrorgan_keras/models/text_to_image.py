@@ -33,6 +33,7 @@ for the same captions and seed. Writing and loading the SavedModel is
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import secrets
 import types
@@ -44,14 +45,16 @@ import tensorflow as tf
 
 from mirrorgan_keras import export
 from mirrorgan_keras.config import MirrorGANConfig
-from mirrorgan_keras.data import load_split
+from mirrorgan_keras.data import DatasetLayoutError, load_split
 from mirrorgan_keras.data.tokenizer import CaptionTokenizer
-from mirrorgan_keras.data.vocabulary import Vocabulary
+from mirrorgan_keras.data.vocabulary import Vocabulary, load_run_vocabulary
 from mirrorgan_keras.figures import to_uint8
 from mirrorgan_keras.layers import SemanticTextEncoder
 from mirrorgan_keras.models.damsm import DAMSM
 from mirrorgan_keras.models.generator import GLAMGenerator
 from mirrorgan_keras.run_files import RunFiles, load_run_config, require_run_file
+
+logger = logging.getLogger(__name__)
 
 
 class TextToImageModule(tf.Module):
@@ -208,18 +211,16 @@ class TextToImage:
                  damsm_weights: str | os.PathLike | None = None) -> TextToImage:
         """The run's STEM and EMA generator with its vocabulary and tokenizer.
 
-        The vocabulary is the run's ``vocabulary.txt`` when it has one (runs converted by
-        :mod:`mirrorgan_keras.convert`), else the one of the run's data set (``data_dir`` when
-        the data set has moved). ``damsm_weights``: the DAMSM the run was trained with, when
-        it is not the run's ``damsm.weights.h5``.
+        The vocabulary is the run's ``vocabulary.txt``: no data set is needed. A run written
+        before runs recorded their vocabulary has none; the vocabulary of its data set is read
+        then (``data_dir`` when the data set has moved; it is not read otherwise), with a
+        warning that gives the command recording it in the run. ``damsm_weights``: the DAMSM
+        the run was trained with, when it is not the run's ``damsm.weights.h5``.
         """
         files = RunFiles(run_dir)
         config = load_run_config(run_dir, data_dir)
         require_run_file(files.generator, "recipes/train_*.py")
-        if files.vocabulary.exists():
-            vocabulary = Vocabulary.load(str(files.vocabulary))
-        else:
-            vocabulary = load_split(config.data, config.text, "test").vocabulary
+        vocabulary = load_run_vocabulary(files) or _data_set_vocabulary(config, files)
         damsm = DAMSM.from_mirrorgan_config(config, vocabulary.size, damsm_weights or files.damsm)
         generator = GLAMGenerator.from_mirrorgan_config(config, files.generator)
         module = TextToImageModule(vocabulary, damsm.text_encoder, generator,
@@ -298,3 +299,23 @@ class TextToImage:
             raise TypeError("this model was loaded from an export: copy its directory instead")
         metadata = {"config": self.config.to_dict()} if self.config else None
         return export.export_saved_model(self.graph, export_dir, version, metadata)
+
+
+def _data_set_vocabulary(config: MirrorGANConfig, files: RunFiles) -> Vocabulary:
+    """The vocabulary of the run's data set, for a run without ``vocabulary.txt``; the
+    DatasetLayoutError of a missing data set says how to give it."""
+    record = f"python recipes/record_vocabulary.py --run_dir {files.root} --data_dir <data set>"
+    before = "the run was written before runs recorded their vocabulary"
+    try:
+        vocabulary = load_split(config.data, config.text, "test").vocabulary
+    except DatasetLayoutError as error:
+        raise DatasetLayoutError(
+            f"{files.vocabulary} not found ({before}), and the run's data set, which has the "
+            f"vocabulary, is not readable: {error}\nGive the data set the run was trained on "
+            "(data_dir=, --data_dir), or record the vocabulary in the run once, where the data "
+            f"set is: {record}"
+        ) from error
+    logger.warning("%s not found (%s): reading the vocabulary of the data set in %s. To use the "
+                   "run without the data set, record it once: %s", files.vocabulary, before,
+                   config.data.data_dir, record)
+    return vocabulary

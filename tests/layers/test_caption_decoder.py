@@ -3,6 +3,7 @@ import pytest
 
 from mirrorgan_keras.layers import CaptionDecoder
 from mirrorgan_keras.losses import masked_caption_loss
+from tests.layers import numpy_lstm
 from tests.layers.roundtrip import assert_config_round_trip, assert_saved_round_trip
 
 VOCAB, EMBED, HIDDEN = 40, 16, 24
@@ -16,9 +17,23 @@ def inputs(rng):
     return features, ids
 
 
-def test_teacher_forcing_shapes(inputs):
+def test_teacher_forcing_shapes(inputs, rng):
+    """Logits at step t = Dense(LSTM([x, emb(w_0), …, emb(w_{t−1})])): a NumPy LSTM over those
+    inputs gives them, and changing the words from t on leaves steps 0 … t unchanged."""
     features, ids = inputs
-    assert CaptionDecoder(VOCAB, EMBED, HIDDEN)(features, ids).shape == (2, 9, VOCAB)
+    decoder = CaptionDecoder(VOCAB, EMBED, HIDDEN)
+    logits = np.asarray(decoder(features, ids))
+    assert logits.shape == (2, 9, VOCAB)
+    embeddings = np.asarray(decoder.embedding.embeddings, np.float64)
+    steps = np.concatenate([features[:, None], embeddings[ids[:, :-1]]], axis=1)
+    hidden = numpy_lstm.lstm(decoder.lstm.cell, steps)
+    expected = numpy_lstm.dense(decoder.vocabulary_logits, hidden)
+    np.testing.assert_allclose(logits, expected, atol=1e-5)
+    for t in range(1, ids.shape[1]):
+        later = ids.copy()
+        later[:, t:] = rng.integers(1, VOCAB, size=later[:, t:].shape)
+        np.testing.assert_array_equal(np.asarray(decoder(features, later))[:, :t + 1],
+                                      logits[:, :t + 1])
 
 
 def test_default_sizes_are_streams():

@@ -12,8 +12,12 @@ def test_glu_matches_numpy(rng):
     np.testing.assert_allclose(np.asarray(GLU()(x)), expected, atol=1e-6)
 
 
-def test_glu_halves_channels():
-    assert GLU().compute_output_shape((2, 3, 3, 10)) == (2, 3, 3, 5)
+def test_glu_halves_channels(rng):
+    """Channel k of the output is ``x[k] · σ(x[C + k])``: the first half gated by the second."""
+    x = rng.normal(size=(2, 3, 3, 10))
+    got = np.asarray(GLU()(x.astype("float32")))
+    assert GLU().compute_output_shape((2, 3, 3, 10)) == (2, 3, 3, 5) == got.shape
+    np.testing.assert_allclose(got, x[..., :5] / (1.0 + np.exp(-x[..., 5:])), atol=1e-6)
 
 
 def test_glu_rejects_odd_channels():

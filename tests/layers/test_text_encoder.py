@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from mirrorgan_keras.layers import SemanticTextEncoder
+from tests.layers import numpy_lstm
 from tests.layers.roundtrip import assert_config_round_trip, assert_saved_round_trip
 
 VOCAB = 50
@@ -16,8 +17,20 @@ def captions(rng):
 
 
 def test_cub_golden_shapes(captions):
-    words, sentence = SemanticTextEncoder(VOCAB)(captions[:2])
+    """At CUB's sizes (300 → 2 × 128): each caption's real words through a NumPy forward and
+    backward LSTM give its word features, the two final states its sentence feature."""
+    encoder = SemanticTextEncoder(VOCAB)
+    words, sentence = (np.asarray(t) for t in encoder(captions[:2]))
     assert words.shape == (2, 18, 256) and sentence.shape == (2, 256)
+    table = np.asarray(encoder.embedding.embeddings, np.float64)
+    for row, length in enumerate((18, 9)):
+        embedded = table[captions[row : row + 1, :length]]
+        forward = numpy_lstm.lstm(encoder.rnn.forward_layer.cell, embedded)[0]
+        backward = numpy_lstm.lstm(encoder.rnn.backward_layer.cell, embedded[:, ::-1])[0, ::-1]
+        np.testing.assert_allclose(words[row, :length], np.concatenate([forward, backward], -1),
+                                   atol=1e-5)
+        np.testing.assert_allclose(sentence[row], np.concatenate([forward[-1], backward[0]]),
+                                   atol=1e-5)
 
 
 def test_sentence_is_unchanged_by_appended_padding(captions):

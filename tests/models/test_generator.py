@@ -3,6 +3,7 @@ import pytest
 
 from mirrorgan_keras.config import get_preset, override
 from mirrorgan_keras.models import GLAMGenerator
+from tests.layers import numpy_lstm
 from tests.models.factories import tiny_config
 
 
@@ -16,7 +17,10 @@ def _text(rng, batch, length, dim):
 
 @pytest.mark.slow
 def test_cub_golden_shapes(rng):
-    """docs/design.md §5: c 2×100; h0 2×64×64×32; maps 2×18×64² and 2×18×128²; images 64/128/256."""
+    """docs/design.md §5: c 2×100; h0 2×64×64×32; maps 2×18×64² and 2×18×128²; images 64/128/256.
+    Values: ``mu | logvar`` are the halves of GLU(Dense(sentence)) (NumPy); each pixel's word
+    attention sums to 1 over the caption's real words and is exactly 0 on padding; images are
+    in [-1, 1]."""
     sentence, words, mask = _text(rng, 2, 18, 256)
     generator = GLAMGenerator.from_mirrorgan_config(get_preset("cub"))
     outputs = generator(sentence, words, word_mask=mask)
@@ -25,6 +29,15 @@ def test_cub_golden_shapes(rng):
     ]
     assert [tuple(a.shape) for a in outputs["attention"]] == [(2, 18, 64, 64), (2, 18, 128, 128)]
     assert outputs["mu"].shape == (2, 100) and outputs["logvar"].shape == (2, 100)
+    projected = numpy_lstm.dense(generator.conditioning.projection, sentence)
+    gated = projected[:, :200] * numpy_lstm.sigmoid(projected[:, 200:])
+    np.testing.assert_allclose(np.asarray(outputs["mu"]), gated[:, :100], atol=1e-4)
+    np.testing.assert_allclose(np.asarray(outputs["logvar"]), gated[:, 100:], atol=1e-4)
+    for maps in outputs["attention"]:
+        maps = np.asarray(maps)
+        np.testing.assert_allclose(maps.sum(axis=1), 1.0, atol=1e-4)
+        assert np.all(maps[0, 9:] == 0.0) and np.all(maps[:, :9] > 0.0)
+    assert all(np.abs(np.asarray(images)).max() <= 1.0 for images in outputs["images"])
 
 
 def test_same_noise_gives_same_images_and_new_noise_differs(rng):

@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 from mirrorgan_keras import precision
+from mirrorgan_keras.losses import damsm_losses
 from mirrorgan_keras.models.mirrorgan import _next_sentences, _stateless_normal
 from tests.models.factories import (
     batches_from,
@@ -56,6 +57,45 @@ def test_generator_loss_is_the_weighted_sum(gan, config):
                 + train.lambda_kl * logs["kl"] + train.lambda_damsm * logs["damsm"])
     assert logs["g_loss"] == pytest.approx(expected, rel=1e-5)
     assert logs["d_loss"] == pytest.approx(logs["d0"] + logs["d1"], rel=1e-5)
+    batch = random_batch(config, 4, seed=1)
+    captions = batch["captions"]
+    words, sentence = gan.text_encoder(captions, training=False)
+    noise, condition_noise = gan.replica_noise(4)
+    outputs = gan.generator(sentence, words, captions != 0, noise=noise,
+                            condition_noise=condition_noise, training=True)
+    losses = gan._generator_losses(outputs, words, sentence, batch)
+    for name, value in recomputed_generator_losses(gan, config, outputs, batch).items():
+        assert float(losses[name]) == pytest.approx(value, rel=1e-4, abs=1e-7), name
+
+
+def recomputed_generator_losses(gan, config, outputs, batch) -> dict:
+    """The generator's loss terms recomputed in NumPy from the models' outputs (docs/design.md
+    §8): Σ over stages of the mean BCE(D^u, 1) and BCE(D^c, 1) = log(1 + e^−logit); STREAM's
+    cross-entropy of the last image's caption over its real words; the KL of N(mu, e^logvar)
+    from N(0, I), averaged over its elements; the DAMSM terms; and g_loss, their weighted
+    sum with the configuration's λ."""
+    captions, train, last_image = batch["captions"], config.train, outputs["images"][-1]
+    words, sentence = gan.text_encoder(captions, training=False)
+    adversarial = sum(np.mean(np.logaddexp(0.0, -np.asarray(logits, np.float64)))
+                      for discriminator, image in zip(gan.discriminators, outputs["images"],
+                                                      strict=True)
+                      for logits in discriminator(image, sentence, training=True))
+    logits = np.asarray(gan.stream(last_image, captions, training=False), np.float64)
+    top = logits.max(-1, keepdims=True)
+    log_probs = logits - top - np.log(np.exp(logits - top).sum(-1, keepdims=True))
+    word_losses = -np.take_along_axis(log_probs, captions[..., None], -1)[..., 0]
+    stream = word_losses[captions != 0].mean()
+    mu, logvar = (np.asarray(outputs[key], np.float64) for key in ("mu", "logvar"))
+    kl = -0.5 * np.mean(1.0 + logvar - mu**2 - np.exp(logvar))
+    regions, code = gan.image_encoder(last_image, training=False)
+    damsm = sum(float(term) for term in damsm_losses(
+        regions, code, words, sentence, word_mask=captions != 0, class_ids=batch["class_ids"],
+        gamma1=config.damsm.gamma1, gamma2=config.damsm.gamma2,
+        gamma3=config.damsm.gamma3).values())
+    total = (adversarial + train.lambda_stream * stream + train.lambda_kl * kl
+             + train.lambda_damsm * damsm)
+    return {"g_adversarial": adversarial, "stream": stream, "kl": kl, "damsm": damsm,
+            "g_loss": total}
 
 
 def test_moving_average_follows_the_reference_formula(gan, config):

@@ -6,6 +6,7 @@ import tensorflow as tf
 from mirrorgan_keras import precision
 from mirrorgan_keras.layers import CaptionImageEncoder
 from mirrorgan_keras.models import WordPresencePretrainer
+from tests.layers import numpy_lstm
 from tests.models.factories import VOCAB, batches_from, build_stream, tiny_config
 
 
@@ -21,12 +22,23 @@ def test_stream_fits_a_fixed_batch():
     assert later["loss"] < first["loss"]
 
 
-def test_greedy_captions_have_the_requested_length():
+def test_greedy_captions_have_the_requested_length(rng):
+    """Each word is the argmax of the decoder's logits after the image feature and the words
+    before it: the chain stepped by hand with a NumPy LSTM."""
     config = tiny_config()
     stream = build_stream(config)
-    images = np.zeros((3, 32, 32, 3), np.float32)
+    images = rng.uniform(-1, 1, (3, 32, 32, 3)).astype(np.float32)
     stream(images, np.ones((3, 4), np.int32))
-    assert stream.generate(images, max_length=5).shape == (3, 5)
+    generated = np.asarray(stream.generate(images, max_length=5))
+    assert generated.shape == (3, 5)
+    decoder = stream.decoder
+    step_input = np.asarray(stream.encoder(images, training=False), np.float64)
+    state, expected = numpy_lstm.zero_state(3, decoder.lstm.cell), []
+    for _ in range(5):
+        state = numpy_lstm.lstm_step(decoder.lstm.cell, step_input, state)
+        expected.append(numpy_lstm.dense(decoder.vocabulary_logits, state[0]).argmax(-1))
+        step_input = np.asarray(decoder.embedding.embeddings, np.float64)[expected[-1]]
+    np.testing.assert_array_equal(generated, np.stack(expected, axis=1))
 
 
 def test_word_presence_pretraining_trains_only_the_backbone_and_its_head():
