@@ -30,6 +30,7 @@ from mirrorgan_keras import run_files
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data import make_dataset
 from mirrorgan_keras.data.records import DatasetSplit
+from mirrorgan_keras.data.vocabulary import check_run_vocabulary
 from mirrorgan_keras.evaluation.attributes import (
     attribute_report,
     draw_labelled_birds,
@@ -208,6 +209,7 @@ def evaluate_run(run_dir, records: DatasetSplit, config: MirrorGANConfig | None 
     if count < len(records):  # part of the split: every class, not the first ones in order
         records = records.interleave_classes()
     files = run_files.RunFiles(run_dir)
+    check_run_vocabulary(files, records.vocabulary, config.data.data_dir)
     damsm = DAMSM.from_mirrorgan_config(config, records.vocabulary.size,
                                         damsm_weights or files.damsm)
     generator = GLAMGenerator.from_mirrorgan_config(config, files.generator)

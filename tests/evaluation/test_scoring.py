@@ -1,6 +1,7 @@
 """Scoring a trained run, and the evaluate / export / generate recipes on it."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from mirrorgan_keras import evaluation
 from mirrorgan_keras.data import load_split
+from mirrorgan_keras.data.vocabulary import Vocabulary, VocabularyMismatchError
 from mirrorgan_keras.evaluation import scoring
 from mirrorgan_keras.models.text_to_image import TextToImage
 
@@ -145,3 +147,15 @@ def test_summarize_seeds_gives_mean_and_std_of_shared_metrics():
     np.testing.assert_allclose(summary["r_precision_top1"], (0.4, np.std([0.2, 0.4, 0.6])))
     np.testing.assert_allclose(scoring.summarize_seeds(runs[:2])["attribute_accuracy"],
                                (0.7, 0.1))
+
+
+def test_a_run_is_not_scored_with_captions_of_another_vocabulary(run, tmp_path):
+    run_dir, config, test = run
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    tokens = test.vocabulary.tokens
+    Vocabulary([tokens[2], tokens[1], *tokens[3:-1]]).save(str(copy / "vocabulary.txt"))
+    with pytest.raises(VocabularyMismatchError, match="id 1 is"):
+        scoring.evaluate_run(copy, test, config, count=4, skip_inception=True, folds=2,
+                             skip_attributes=True, work_dir=tmp_path / "evaluation", verbose=0)
+    assert not (tmp_path / "evaluation").exists()
