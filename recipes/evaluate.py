@@ -51,8 +51,15 @@ flags.DEFINE_enum("split", "test", ["test", "train"], "Whose captions: the test 
                   "(unseen classes) or the training split's.")
 flags.DEFINE_enum("protocol", "none", ["none", *PROTOCOLS], "The field's evaluation protocol "
                   "(fixes the image count, splits, folds and networks), or none.")
-flags.DEFINE_string("fid_inception", None, "--protocol: the FID Inception, pytorch-fid's "
-                    "pt_inception-2015-12-05-6726825d.pth or its .weights.h5.")
+flags.DEFINE_string("fid_inception", None, "--protocol: the FID network's weights: "
+                    "pytorch-fid's pt_inception-2015-12-05-6726825d.pth (--fid_network "
+                    "tf2015), torchvision's inception_v3_google-0cc3c7bd.pth (torchvision), or "
+                    "their .weights.h5.")
+flags.DEFINE_enum("fid_network", "tf2015", ["tf2015", "torchvision"], "--protocol: the FID "
+                  "network: the 2015 Inception as pytorch-fid (the standard FID), or "
+                  "torchvision's ImageNet Inception as DM-GAN's, DF-GAN's and GALIP's code.")
+flags.DEFINE_string("is_inception", None, "--protocol coco: the 2015 Inception for the "
+                    "Inception Score (default --fid_inception with --fid_network tf2015).")
 flags.DEFINE_string("birds_inception", None, "--protocol cub: StackGAN's birds Inception "
                     "checkpoint prefix (model.ckpt-5000) or its .weights.h5.")
 flags.DEFINE_string("real_statistics", None, "--protocol: FID statistics of the real images "
@@ -83,16 +90,15 @@ def field_networks() -> FieldNetworks | None:
         return None
     protocol = PROTOCOLS[FLAGS.protocol]
     damsm = FLAGS.damsm_weights or run_files.RunFiles(FLAGS.run_dir).damsm
+    networks = {"fid_inception": FLAGS.fid_inception, "fid_network": FLAGS.fid_network,
+                "is_inception": FLAGS.is_inception, "birds_inception": FLAGS.birds_inception,
+                "real_statistics": FLAGS.real_statistics}
     try:
-        check_protocol_files(protocol, fid_inception=FLAGS.fid_inception,
-                             birds_inception=FLAGS.birds_inception,
-                             real_statistics=FLAGS.real_statistics, damsm=str(damsm),
+        check_protocol_files(protocol, **networks, damsm=str(damsm),
                              num_images=FLAGS.num_images or protocol.images)
     except ProtocolError as error:
         raise SystemExit(str(error)) from None
-    return FieldNetworks(protocol, fid_inception=FLAGS.fid_inception,
-                         birds_inception=FLAGS.birds_inception,
-                         real_statistics=FLAGS.real_statistics, verbose=int(FLAGS.verbose))
+    return FieldNetworks(protocol, **networks, verbose=int(FLAGS.verbose))
 
 
 def main(argv):

@@ -1,10 +1,19 @@
-"""FID and Inception Score with the field's network: TensorFlow's Inception graph of 2015-12-05
-(:func:`~mirrorgan_keras.layers.torch_inception.fid_inception_v3`), fed the way the field's
-two reference packages feed it (docs/evaluation.md).
+"""FID and Inception Score with the field's networks, fed the way the field's code feeds them
+(docs/evaluation.md). Two FID networks (:data:`~mirrorgan_keras.convert.fid_inception.
+FID_NETWORKS`):
 
-- :meth:`FIDInception.pool_features` is pytorch-fid's FID input: an 8-bit image in [0, 1],
+- ``"tf2015"``, TensorFlow's Inception graph of 2015-12-05
+  (:func:`~mirrorgan_keras.layers.torch_inception.fid_inception_v3`), the standard FID's:
+  :meth:`FIDInception.pool_features` is pytorch-fid's input, an 8-bit image in [0, 1],
   resized to 299 × 299 bilinearly with half-pixel centres and no antialiasing (PyTorch's
   ``interpolate(..., align_corners=False)``), mapped to [-1, 1], its 2048-d average pool.
+- ``"torchvision"``, torchvision's ImageNet Inception-v3, which the FID code of DM-GAN, DF-GAN
+  and GALIP loads: the image in [0, 1], resized the same way, then each channel c mapped by
+  x · (std_c / 0.5) + (mean_c − 0.5) / 0.5 with ImageNet's mean and std (that code's
+  ``normalize_input``), its 2048-d average pool.
+
+With ``"tf2015"``:
+
 - :meth:`FIDInception.classifier_logits` is torch-fidelity's Inception Score input (``isc``),
   which is the original TensorFlow scoring code's: the 8-bit image in [0, 255], resized with
   TensorFlow 1's bilinear kernel (corner-aligned grid, no half-pixel centres), mapped by
@@ -26,14 +35,16 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from mirrorgan_keras.convert.fid_inception import load_fid_inception_weights
+from mirrorgan_keras.convert.fid_inception import FID_NETWORKS, load_fid_inception_weights
 from mirrorgan_keras.evaluation._batches import map_batches
 from mirrorgan_keras.evaluation.inception import inception_score
-from mirrorgan_keras.layers.torch_inception import INCEPTION_SIZE, fid_inception_v3
+from mirrorgan_keras.layers.torch_inception import INCEPTION_SIZE
 
 FIDELITY_SHUFFLE_SEED = 2020  # torch-fidelity's default rng_seed
 FIDELITY_CENTRE = 128.0  # torch-fidelity (and the 2015 graph): x → (x − 128) / 128
 BATCH_SIZE = 50  # pytorch-fid's default
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def to_uint8_grid(images: tf.Tensor) -> tf.Tensor:
@@ -48,6 +59,17 @@ def pytorch_fid_input(images: tf.Tensor) -> tf.Tensor:
     return 2.0 * resized - 1.0
 
 
+def torchvision_fid_input(images: tf.Tensor) -> tf.Tensor:
+    """``[B, H, W, 3]`` in [-1, 1] → the network input of DM-GAN's / DF-GAN's FID code."""
+    unit = to_uint8_grid(images) / 255.0
+    resized = tf.image.resize(unit, (INCEPTION_SIZE, INCEPTION_SIZE), "bilinear")
+    mean, std = tf.constant(IMAGENET_MEAN), tf.constant(IMAGENET_STD)
+    return resized * (std / 0.5) + (mean - 0.5) / 0.5
+
+
+FID_INPUTS = {"tf2015": pytorch_fid_input, "torchvision": torchvision_fid_input}
+
+
 def fidelity_input(images: tf.Tensor) -> tf.Tensor:
     """``[B, H, W, 3]`` in [-1, 1] → torch-fidelity's network input ``[B, 299, 299, 3]``."""
     resized = tf.compat.v1.image.resize_bilinear(
@@ -57,11 +79,15 @@ def fidelity_input(images: tf.Tensor) -> tf.Tensor:
 
 
 class FIDInception:
-    """The FID Inception with the inputs of pytorch-fid (features) and torch-fidelity (logits).
+    """A FID network with its field's inputs: pool features as pytorch-fid (``"tf2015"``) or
+    DM-GAN / DF-GAN (``"torchvision"``) compute them, logits as torch-fidelity (``"tf2015"``).
 
     Args:
-        weights: pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth`` (needs PyTorch), a
-            ``.weights.h5`` converted from it, or None (random weights: tests only).
+        weights: the network's ``.pth`` file (pytorch-fid's
+            ``pt_inception-2015-12-05-6726825d.pth``, torchvision's
+            ``inception_v3_google-*.pth``; needs PyTorch), a ``.weights.h5`` converted from
+            it, or None (random weights: tests only).
+        network: ``"tf2015"`` or ``"torchvision"`` (module docstring).
         batch_size: images per forward pass for array inputs.
         verbose: progress bar (1) or silent (0).
 
@@ -70,17 +96,21 @@ class FIDInception:
         pool = FIDInception(None, verbose=0).pool_features(images)  # [N, 2048]
     """
 
-    def __init__(self, weights: str | None, *, batch_size: int = BATCH_SIZE, verbose: int = 1):
-        self.network = fid_inception_v3()
+    def __init__(self, weights: str | None, *, network: str = "tf2015",
+                 batch_size: int = BATCH_SIZE, verbose: int = 1):
+        if network not in FID_NETWORKS:
+            raise ValueError(f"network must be one of {sorted(FID_NETWORKS)}, got {network!r}")
+        self.network_name = network
+        self.network = FID_NETWORKS[network].build()
         if weights is not None:
-            load_fid_inception_weights(self.network, weights)
+            load_fid_inception_weights(self.network, weights, network)
         self.batch_size = batch_size
         self.verbose = verbose
         self._pool = tf.function(self._pool_batch, reduce_retracing=True)
         self._logits = tf.function(self._logits_batch, reduce_retracing=True)
 
     def _pool_batch(self, images):
-        pool, _ = self.network(pytorch_fid_input(images), training=False)
+        pool, _ = self.network(FID_INPUTS[self.network_name](images), training=False)
         return pool
 
     def _logits_batch(self, images):
@@ -88,14 +118,17 @@ class FIDInception:
         return tf.matmul(pool, self.network.get_layer("fc").kernel)
 
     def pool_features(self, images) -> np.ndarray:
-        """Images ``[N, H, W, 3]`` in [-1, 1] (array or iterable of batches) → pytorch-fid's
-        2048-d features ``[N, 2048]``."""
+        """Images ``[N, H, W, 3]`` in [-1, 1] (array or iterable of batches) → the network's
+        2048-d FID features ``[N, 2048]``."""
         (features,) = map_batches(self._pool, images, self.batch_size, self.verbose)
         return features
 
     def classifier_logits(self, images) -> np.ndarray:
         """Images ``[N, H, W, 3]`` in [-1, 1] → torch-fidelity's ``logits_unbiased``
-        ``[N, 1008]``, the Inception Score's input."""
+        ``[N, 1008]``, the Inception Score's input (``"tf2015"`` only)."""
+        if self.network_name != "tf2015":
+            raise ValueError("the Inception Score's logits are the 2015 graph's (network "
+                             f"'tf2015'), not {self.network_name!r}'s")
         (logits,) = map_batches(self._logits, images, self.batch_size, self.verbose)
         return logits
 

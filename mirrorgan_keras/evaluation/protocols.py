@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mirrorgan_keras.convert.fid_inception import FID_NETWORKS, FIDNetwork
 from mirrorgan_keras.data import make_dataset
 from mirrorgan_keras.data.records import DatasetSplit
 from mirrorgan_keras.evaluation.birds_inception import (
@@ -35,9 +36,10 @@ from mirrorgan_keras.evaluation.fid_inception import FIDInception, fidelity_ince
 from mirrorgan_keras.layers.torch_inception import POOL_FEATURES
 
 HASH_CHUNK = 1 << 20
-# torch.hub names a file after the start of its SHA-256: pytorch-fid's and torch-fidelity's
-# 2015 Inception files both end in -6726825d.pth.
-FID_INCEPTION_SHA256_PREFIX = "6726825d"
+FID_NETWORK_DESCRIPTIONS = {
+    "tf2015": "the 2015 Inception's 2048-d pool, as pytorch-fid",
+    "torchvision": "torchvision's ImageNet Inception-v3 2048-d pool, as DM-GAN's and DF-GAN's code",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,17 +93,27 @@ def _exists(path: str | Path) -> bool:
     return path.is_file() or any(path.parent.glob(f"{path.name}.*"))
 
 
+FID_FILES = {
+    "tf2015": "pytorch-fid's pt_inception-2015-12-05-6726825d.pth or its .weights.h5",
+    "torchvision": "torchvision's inception_v3_google-0cc3c7bd.pth or its .weights.h5",
+}
+
+
 def check_protocol_files(protocol: Protocol, *, fid_inception: str | None,
+                         fid_network: str = "tf2015", is_inception: str | None = None,
                          birds_inception: str | None, real_statistics: str | None,
                          damsm: str, num_images: int) -> None:
     """Raises :class:`ProtocolError` naming every file the protocol lacks (and the flag that
-    gives it) or an image count below the protocol's, before anything is loaded."""
-    needed = {"--fid_inception (pytorch-fid's pt_inception-2015-12-05-6726825d.pth or its "
-              ".weights.h5)": fid_inception,
+    gives it) or an image count below the protocol's, before anything is loaded (arguments
+    as :class:`FieldNetworks`')."""
+    needed = {f"--fid_inception ({FID_FILES[fid_network]})": fid_inception,
               "--damsm_weights (the DAMSM encoders)": damsm}
     if protocol.inception_score == "birds":
         needed["--birds_inception (StackGAN's birds_valid299/model.ckpt-5000 or its "
                ".weights.h5)"] = birds_inception
+    elif fid_network != "tf2015" or is_inception is not None:
+        needed[f"--is_inception ({FID_FILES['tf2015']}, for the Inception Score)"] = (
+            is_inception)
     if real_statistics is not None:
         needed["--real_statistics (an .npz with mu and sigma)"] = real_statistics
     problems = [f"{flag}: {'not given' if path is None else f'{path} does not exist'}"
@@ -129,27 +141,37 @@ class FieldNetworks:
 
     Args:
         protocol: the protocol.
-        fid_inception: pytorch-fid's weight file (or its ``.weights.h5``).
+        fid_inception: the FID network's weight file (``.pth`` or its ``.weights.h5``).
+        fid_network: ``"tf2015"`` (pytorch-fid's FID) or ``"torchvision"`` (DM-GAN's, DF-GAN's
+            and GALIP's), see :mod:`.fid_inception`.
+        is_inception: the 2015 Inception for COCO's Inception Score; default ``fid_inception``
+            when that is the 2015 graph.
         birds_inception: StackGAN's birds Inception (CUB only).
         real_statistics: FID statistics ``.npz`` of the real images; None: computed from the
             real images of the generated set.
         verbose: progress bars.
     """
 
-    def __init__(self, protocol: Protocol, *, fid_inception: str,
-                 birds_inception: str | None = None, real_statistics: str | None = None,
-                 verbose: int = 1):
+    def __init__(self, protocol: Protocol, *, fid_inception: str, fid_network: str = "tf2015",
+                 is_inception: str | None = None, birds_inception: str | None = None,
+                 real_statistics: str | None = None, verbose: int = 1):
         self.protocol = protocol
+        self.fid_network = fid_network
         self.files = {"fid_inception": file_record(fid_inception)}
         self.statistics = None
         if real_statistics is not None:
             self.statistics = checked_statistics(real_statistics)
             self.files["real_statistics"] = file_record(real_statistics)
-        self.fid_inception = FIDInception(fid_inception, verbose=verbose)
-        self.birds = None
+        self.fid_inception = FIDInception(fid_inception, network=fid_network, verbose=verbose)
+        self.birds = self.is_inception = None
         if protocol.inception_score == "birds":
             self.birds = load_birds_inception(birds_inception)
             self.files["birds_inception"] = file_record(birds_inception)
+        elif is_inception is None and fid_network == "tf2015":
+            self.is_inception = self.fid_inception
+        else:
+            self.is_inception = FIDInception(is_inception, verbose=verbose)
+            self.files["is_inception"] = file_record(is_inception)
 
     def scores(self, images: np.ndarray, real_images: np.ndarray) -> dict:
         """IS and FID of uint8 ``images`` ``[N, S, S, 3]``; the FID's reference is the
@@ -159,9 +181,10 @@ class FieldNetworks:
                                               splits=self.protocol.splits)
         else:
             mean, std = fidelity_inception_score(
-                self.fid_inception.classifier_logits(_floats(images)), self.protocol.splits)
-        reference = self.statistics or feature_statistics(
-            self.fid_inception.pool_features(_floats(real_images)))
+                self.is_inception.classifier_logits(_floats(images)), self.protocol.splits)
+        reference = self.statistics
+        if reference is None:
+            reference = feature_statistics(self.fid_inception.pool_features(_floats(real_images)))
         generated = feature_statistics(self.fid_inception.pool_features(_floats(images)))
         return {"inception_score": mean, "inception_score_std": std,
                 "fid": frechet_distance(*generated, *reference)}
@@ -173,15 +196,11 @@ class FieldNetworks:
         if dataset != self.protocol.dataset:
             not_comparable.append(f"the run's data set is {dataset!r}, the protocol's "
                                   f"{self.protocol.dataset!r}")
-        fid_file = self.files["fid_inception"]
-        if fid_file["path"].endswith(".pth"):
-            if not fid_file["sha256"].startswith(FID_INCEPTION_SHA256_PREFIX):
-                not_comparable.append(f"{fid_file['path']} is not pytorch-fid's published "
-                                      f"weight file (SHA-256 {fid_file['sha256'][:8]}…, "
-                                      f"expected {FID_INCEPTION_SHA256_PREFIX}…)")
-        else:
-            unverified.append(f"{fid_file['path']}: a conversion, its source's SHA-256 is "
-                              "not known here")
+        networks = {"fid_inception": self.fid_network, "is_inception": "tf2015"}
+        for role, network in networks.items():
+            if role in self.files:
+                _check_published(self.files[role], FID_NETWORKS[network], not_comparable,
+                                 unverified)
         if self.statistics is None:
             unverified.append("FID against statistics of the real images computed here, not "
                               "a published statistics file")
@@ -195,11 +214,23 @@ class FieldNetworks:
         return {
             **dataclasses.asdict(self.protocol),
             "inception_score_network": inception_score,
-            "fid_network": "the 2015 Inception's 2048-d pool, as pytorch-fid",
+            "fid_network": FID_NETWORK_DESCRIPTIONS[self.fid_network],
             "fid_reference": ("statistics file" if self.statistics is not None else
                               "the real images whose captions were drawn"),
             "files": self.files,
         }
+
+
+def _check_published(record: dict, network: FIDNetwork, not_comparable: list,
+                     unverified: list) -> None:
+    """Notes a ``.pth`` whose SHA-256 is not a published file's, or a conversion."""
+    if not record["path"].endswith(".pth"):
+        unverified.append(f"{record['path']}: a conversion, its source's SHA-256 is not known "
+                          "here")
+    elif not record["sha256"].startswith(network.published_sha256_prefixes):
+        expected = " or ".join(f"{prefix}…" for prefix in network.published_sha256_prefixes)
+        not_comparable.append(f"{record['path']} is not the published file of {network.module} "
+                              f"(SHA-256 {record['sha256'][:8]}…, expected {expected})")
 
 
 def real_image_statistics(records: DatasetSplit, fid_inception: FIDInception, *,

@@ -25,6 +25,10 @@ average pools of ``Mixed_5b``–``5d``, ``Mixed_6b``–``6e`` and ``Mixed_7b`` l
 out of the mean (TensorFlow's "SAME" pooling), ``Mixed_7c``'s pool branch takes a 3×3 stride-1
 max pool instead, and the classifier ``fc`` has 1008 outputs. No input transform either: the
 scorer resizes and scales (:mod:`mirrorgan_keras.evaluation.fid_inception`).
+
+:func:`torchvision_inception_v3` is torchvision's ImageNet classifier whole but its auxiliary
+head: the network the FID code of DM-GAN, DF-GAN and GALIP loads, so their published FIDs are
+computed with it (docs/evaluation.md).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ BN_MOMENTUM = 0.9  # PyTorch's default momentum 0.1
 INCEPTION_SIZE = 299
 POOL_FEATURES = 2048
 FID_CLASSES = 1008  # the 2015 graph's classifier: ImageNet's 1000 classes and 8 unused
+IMAGENET_CLASSES = 1000
 
 # The stem's BasicConv2d units: (torchvision name, filters, kernel, strides, padding), and the
 # max pools (torchvision's names) that follow two of them.
@@ -206,6 +211,15 @@ _FID_POOLS = {
 }
 
 
+def torchvision_inception_v3() -> keras.Model:
+    """torchvision's Inception-v3 classifier without its auxiliary head, random weights until
+    loaded (:func:`mirrorgan_keras.convert.load_fid_inception_weights`).
+
+    ``[B, 299, 299, 3]`` (no input transform) → ``(pool [B, 2048], logits [B, 1000])``.
+    """
+    return _classifier({}, IMAGENET_CLASSES, "torchvision_inception_v3")
+
+
 def fid_inception_v3() -> keras.Model:
     """The FID Inception (module docstring), random weights until loaded
     (:func:`mirrorgan_keras.convert.load_fid_inception_weights`).
@@ -214,11 +228,16 @@ def fid_inception_v3() -> keras.Model:
     average pool of ``Mixed_7c`` (FID's features) and the classifier ``fc`` on it. Layer names
     are pytorch-fid's module paths (``Mixed_7c.branch_pool.conv``, ``fc``).
     """
+    return _classifier(_FID_POOLS, FID_CLASSES, "fid_inception_v3")
+
+
+def _classifier(pools: dict, classes: int, name: str) -> keras.Model:
+    """The trunk with ``pools``, its global average pool and the classifier ``fc``."""
     images = keras.Input((INCEPTION_SIZE, INCEPTION_SIZE, 3))
-    hidden = _trunk(images, _FID_POOLS)["Mixed_7c"]
+    hidden = _trunk(images, pools)["Mixed_7c"]
     pool = keras.layers.GlobalAveragePooling2D(name="avgpool")(hidden)
-    logits = keras.layers.Dense(FID_CLASSES, name="fc")(pool)
-    return keras.Model(images, [pool, logits], name="fid_inception_v3")
+    logits = keras.layers.Dense(classes, name="fc")(pool)
+    return keras.Model(images, [pool, logits], name=name)
 
 
 def _trunk(images, pools: dict) -> dict:

@@ -135,7 +135,7 @@ def test_fid_equals_pytorch_fids_on_the_same_png_files(keras_inception, pytorch_
                   for images in image_sets]
     fid = frechet_distance(*statistics[0], *statistics[1])
     assert reference > 1.0
-    np.testing.assert_allclose(fid, reference, rtol=1e-3)
+    np.testing.assert_allclose(fid, reference, rtol=1e-4)
 
 
 @pytest.fixture(scope="module")
@@ -181,8 +181,8 @@ def test_inception_score_equals_torch_fidelitys(keras_inception, weight_file, im
     mean, std = fidelity_inception_score(keras_inception.classifier_logits(as_floats(images)),
                                          splits=4)
     assert reference["inception_score_mean"] > 1.5
-    np.testing.assert_allclose(mean, reference["inception_score_mean"], rtol=1e-3)
-    np.testing.assert_allclose(std, reference["inception_score_std"], rtol=1e-3, atol=1e-6)
+    np.testing.assert_allclose(mean, reference["inception_score_mean"], rtol=1e-4)
+    np.testing.assert_allclose(std, reference["inception_score_std"], rtol=1e-4, atol=1e-6)
 
 
 def test_fidelity_score_shuffles_with_numpys_permutation_then_splits():
@@ -230,3 +230,50 @@ def test_truncated_and_foreign_files_are_refused_naming_the_file(weight_file, tm
     statistics.write_bytes(b"")
     with pytest.raises(ValueError, match="must be a .pth state dict"):
         FIDInception(str(statistics), verbose=0)
+
+
+@pytest.fixture(scope="module")
+def torchvision_weights(tmp_path_factory):
+    """torchvision's ImageNet Inception-v3 state dict (aux head included), random weights."""
+    path = tmp_path_factory.mktemp("torchvision") / "inception_v3_google-random.pth"
+    model = randomised_inception(1000, aux_logits=True, seed=1)
+    torch.save(model.state_dict(), path)
+    return path, model
+
+
+def dfgan_features(model, images: np.ndarray) -> np.ndarray:
+    """The FID features of DM-GAN's / DF-GAN's code, written out: [0, 1] images resized to 299
+    (bilinear, half-pixel), each channel mapped by x·(std/0.5) + (mean − 0.5)/0.5, then
+    torchvision's Inception modules in order and the global average pool."""
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+    with torch.no_grad():
+        x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
+        x = torch.nn.functional.interpolate(x, size=(299, 299), mode="bilinear",
+                                            align_corners=False)
+        x = x * (std / 0.5).view(1, 3, 1, 1) + ((mean - 0.5) / 0.5).view(1, 3, 1, 1)
+        for name in ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1",
+                     "Conv2d_3b_1x1", "Conv2d_4a_3x3", "maxpool2", "Mixed_5b", "Mixed_5c",
+                     "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e",
+                     "Mixed_7a", "Mixed_7b", "Mixed_7c"):
+            x = getattr(model, name)(x)
+        return x.mean(dim=(2, 3)).numpy()
+
+
+def test_torchvision_features_equal_dm_gan_and_df_gans_fid_input(torchvision_weights):
+    path, model = torchvision_weights
+    images = np.random.default_rng(5).integers(0, 256, (4, SIZE, SIZE, 3), dtype=np.uint8)
+    reference = dfgan_features(model, images)
+    features = FIDInception(str(path), network="torchvision", verbose=0).pool_features(
+        as_floats(images))
+    assert reference.std() > 1e-2
+    assert_close_to_reference(features, reference)
+
+
+def test_each_fid_networks_file_is_refused_for_the_other(torchvision_weights, weight_file):
+    with pytest.raises(CheckpointConversionError, match="no AuxLogits"):
+        FIDInception(str(weight_file), network="torchvision", verbose=0)
+    with pytest.raises(CheckpointConversionError, match=r"'fc.weight' has shape \(1000, 2048\)"):
+        FIDInception(str(torchvision_weights[0]), network="tf2015", verbose=0)
+    inception = FIDInception(None, network="torchvision", verbose=0)
+    with pytest.raises(ValueError, match="the 2015 graph's"):
+        inception.classifier_logits(np.zeros((1, SIZE, SIZE, 3), np.float32))

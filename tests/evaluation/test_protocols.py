@@ -9,20 +9,23 @@ import sys
 import numpy as np
 import pytest
 
+from mirrorgan_keras.convert.fid_inception import FID_NETWORKS
 from mirrorgan_keras.evaluation import (
     feature_statistics,
     frechet_distance,
     save_statistics,
     scoring,
 )
-from mirrorgan_keras.evaluation.fid_inception import FIDInception
+from mirrorgan_keras.evaluation.fid_inception import FIDInception, fidelity_inception_score
 from mirrorgan_keras.evaluation.protocols import (
     PROTOCOLS,
     FieldNetworks,
     Protocol,
     ProtocolError,
+    _check_published,
     check_protocol_files,
     checked_statistics,
+    file_record,
     real_image_statistics,
     sha256,
 )
@@ -139,3 +142,67 @@ def test_evaluate_recipe_names_the_missing_files_before_generating(run, tmp_path
     assert "--birds_inception (StackGAN's birds_valid299/model.ckpt-5000" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (run_dir / "evaluation" / "cub").exists()
+
+
+def test_coco_with_dm_gans_fid_network_needs_the_2015_graph_for_its_score(tmp_path):
+    fid, damsm = tmp_path / "inception_v3_google.pth", tmp_path / "damsm.weights.h5"
+    for path in (fid, damsm):
+        path.write_bytes(b"x")
+    with pytest.raises(ProtocolError, match=r"--is_inception \(pytorch-fid's .*not given"):
+        check_protocol_files(PROTOCOLS["coco"], fid_inception=str(fid),
+                             fid_network="torchvision", birds_inception=None,
+                             real_statistics=None, damsm=str(damsm), num_images=30_000)
+
+
+def test_a_pth_that_is_not_the_published_file_makes_the_numbers_not_comparable(tmp_path):
+    path = tmp_path / "pt_inception-2015-12-05-6726825d.pth"  # the name, not the content
+    path.write_bytes(b"not the published tensors")
+    not_comparable, unverified = [], []
+    _check_published(file_record(path), FID_NETWORKS["tf2015"], not_comparable, unverified)
+    assert not unverified
+    assert not_comparable == [
+        f"{path} is not the published file of {FID_NETWORKS['tf2015'].module} (SHA-256 "
+        f"{sha256(path)[:8]}…, expected 6726825d…)"]
+
+
+def test_coco_scored_with_the_torchvision_fid_and_the_2015_graphs_score(run, network_files,
+                                                                         tmp_path):
+    run_dir, config, test = run
+    torchvision_file = tmp_path / "torchvision.weights.h5"
+    FIDInception(None, network="torchvision", verbose=0).network.save_weights(torchvision_file)
+    protocol = Protocol("coco", "coco", images=20, inception_score="fid_inception", splits=2,
+                        folds=2)
+    field = FieldNetworks(protocol, fid_inception=str(torchvision_file),
+                          fid_network="torchvision", is_inception=network_files[0], verbose=0)
+    results = scoring.evaluate_run(run_dir, test, config, count=20, seed=0, splits=2, folds=2,
+                                   skip_attributes=True, work_dir=tmp_path, verbose=0,
+                                   field=field)
+    generated = np.load(tmp_path / "generated.npy") / 127.5 - 1.0
+    logits = FIDInception(network_files[0], verbose=0).classifier_logits(generated)
+    assert (results["inception_score"], results["inception_score_std"]) == pytest.approx(
+        fidelity_inception_score(logits, splits=2), rel=1e-6)
+    real = np.load(tmp_path / "real.npy") / 127.5 - 1.0
+    torchvision = FIDInception(str(torchvision_file), network="torchvision", verbose=0)
+    expected_fid = frechet_distance(*feature_statistics(torchvision.pool_features(generated)),
+                                    *feature_statistics(torchvision.pool_features(real)))
+    assert results["fid"] == pytest.approx(expected_fid, rel=1e-6)
+    inception = results["protocol"]["inception"]
+    assert inception["fid_network"].startswith("torchvision's ImageNet Inception-v3")
+    assert inception["files"]["is_inception"]["path"] == network_files[0]
+
+
+def test_the_statistics_recipe_writes_the_splits_statistics(run, network_files, tmp_path):
+    _, config, test = run
+    output = tmp_path / "test64.npz"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "recipes" / "fid_statistics.py"), "--preset=birds_tiny",
+         f"--data_dir={config.data.data_dir}", f"--fid_inception={network_files[0]}",
+         f"--output={output}", "--verbose=0"],
+        capture_output=True, text=True, timeout=600, env=ENV)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"12 test images at 64² → {output}" in result.stdout
+    mu, sigma = checked_statistics(output)
+    expected_mu, expected_sigma = real_image_statistics(
+        test, FIDInception(network_files[0], verbose=0), image_size=64, words_num=18)
+    np.testing.assert_allclose(mu, expected_mu, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(sigma, expected_sigma, rtol=1e-4, atol=1e-9)
