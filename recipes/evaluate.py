@@ -9,6 +9,8 @@ accuracy of images the EMA generator makes from test captions (docs/design.md §
     python recipes/evaluate.py --run_dir runs/demo --num_images 1200 --inception_weights none
     python recipes/evaluate.py --run_dir runs/demo --num_images 600 --inception_weights none \
         --split train      # the training captions: learnt, or not generalised?
+    python recipes/evaluate.py --run_dir runs/demo --captions my_captions.txt   # your captions
+    python recipes/evaluate.py --run_dir runs/demo --captions heldout   # the held-out phrasings
 
 --protocol cub / coco runs the field's protocol (docs/evaluation.md): its image count, splits
 and folds, FID with the 2015 Inception as pytorch-fid computes it, IS with StackGAN's birds
@@ -36,12 +38,19 @@ from absl import app, flags
 from mirrorgan_keras import run_files
 from mirrorgan_keras.data import load_split
 from mirrorgan_keras.evaluation import scoring
+from mirrorgan_keras.evaluation.captions import (
+    HELDOUT_PHRASINGS,
+    format_caption_report,
+    read_caption_file,
+    score_captions,
+)
 from mirrorgan_keras.evaluation.protocols import (
     PROTOCOLS,
     FieldNetworks,
     ProtocolError,
     check_protocol_files,
 )
+from mirrorgan_keras.models.text_to_image import TextToImage
 
 flags.DEFINE_string("run_dir", None, "The trained run.", required=True)
 flags.DEFINE_string("data_dir", None, "Data set directory (default: the run's).")
@@ -80,6 +89,11 @@ flags.DEFINE_string("oracle", None, "Attribute oracle file (synthetic birds; def
                     "<data_dir>/attribute_oracle.keras, trained when missing).")
 flags.DEFINE_string("output", None, "Results JSON (default <run_dir>/evaluation/results.json).")
 flags.DEFINE_enum("verbose", "1", ["0", "1"], "Progress bars.")
+flags.DEFINE_string("captions", None, "Synthetic birds: score these captions instead (a text "
+                    "file, one caption or family<TAB>caption a line; \"heldout\": the "
+                    "held-out phrasing set), see evaluation/captions.py.")
+flags.DEFINE_integer("samples_per_caption", 4, "--captions: images drawn of each caption.",
+                     lower_bound=1)
 FLAGS = flags.FLAGS
 DEFAULT_IMAGES = 30_000
 
@@ -103,6 +117,8 @@ def field_networks() -> FieldNetworks | None:
 
 def main(argv):
     del argv
+    if FLAGS.captions:
+        return score_caption_file()
     config = run_files.load_run_config(FLAGS.run_dir, FLAGS.data_dir)
     field = field_networks()
     work_dir = Path(FLAGS.run_dir) / "evaluation"
@@ -128,6 +144,30 @@ def main(argv):
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=1))
     print(scoring.format_results(results))
+    print(f"\nwritten to {output}")
+
+
+def score_caption_file():
+    """--captions: the run's generator on the file's captions, judged by the oracle; the table
+    is printed and written as JSON (default <run_dir>/evaluation/captions/<file>.json)."""
+    config = run_files.load_run_config(FLAGS.run_dir, FLAGS.data_dir)
+    if config.data.dataset != "synthetic_birds":
+        raise SystemExit("--captions needs a synthetic birds run: only its oracle reads parts")
+    path = HELDOUT_PHRASINGS if FLAGS.captions == "heldout" else Path(FLAGS.captions)
+    if not path.is_file():
+        raise SystemExit(f"--captions: {path} is not a file")
+    captions, families = read_caption_file(path)
+    model = TextToImage.from_run(FLAGS.run_dir, data_dir=FLAGS.data_dir,
+                                 damsm_weights=FLAGS.damsm_weights)
+    oracle_path = FLAGS.oracle or str(Path(config.data.data_dir) / "attribute_oracle.keras")
+    report = score_captions(model, scoring.attribute_oracle(oracle_path), captions, families,
+                            num_samples=FLAGS.samples_per_caption, seed=FLAGS.seed)
+    report["file"], report["oracle"] = str(path), oracle_path
+    output = Path(FLAGS.output or Path(FLAGS.run_dir) / "evaluation" / "captions"
+                  / f"{path.stem}.json")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=1))
+    print(format_caption_report(report))
     print(f"\nwritten to {output}")
 
 

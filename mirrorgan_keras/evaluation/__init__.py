@@ -5,6 +5,7 @@ oracle classifier. :mod:`mirrorgan_keras.evaluation.scoring` runs them on a trai
 from mirrorgan_keras.evaluation.attributes import (
     NOT_MENTIONED,
     ORACLE_ATTRIBUTES,
+    CaptionReading,
     attribute_accuracy,
     attribute_report,
     build_oracle,
@@ -18,8 +19,10 @@ from mirrorgan_keras.evaluation.attributes import (
     misplaced_colours,
     predict_attributes,
     read_attribute_labels,
+    read_caption,
     read_synthetic_images,
     save_oracle,
+    stated_labels,
     synthetic_split_keys,
     train_oracle,
 )
@@ -29,6 +32,12 @@ from mirrorgan_keras.evaluation.birds_inception import (
     known_class_probabilities,
     load_birds_inception,
     resize_like_reference,
+)
+from mirrorgan_keras.evaluation.captions import (
+    HELDOUT_PHRASINGS,
+    format_caption_report,
+    read_caption_file,
+    score_captions,
 )
 from mirrorgan_keras.evaluation.fid import (
     feature_statistics,
@@ -62,9 +71,11 @@ from mirrorgan_keras.evaluation.redescription import (
 )
 
 __all__ = [
+    "HELDOUT_PHRASINGS",
     "MIN_IMAGE_DEPENDENCE",
     "NOT_MENTIONED",
     "ORACLE_ATTRIBUTES",
+    "CaptionReading",
     "InceptionOutputs",
     "InceptionScorer",
     "attribute_accuracy",
@@ -79,6 +90,7 @@ __all__ = [
     "evaluate_r_precision",
     "feature_statistics",
     "format_attribute_report",
+    "format_caption_report",
     "frechet_distance",
     "image_dependence_warning",
     "inception_metrics",
@@ -91,19 +103,23 @@ __all__ = [
     "mask_unmentioned",
     "masked_accuracy",
     "mentioned_attributes",
-    "misplaced_colours",
     "mismatch_indices",
     "mismatched_images",
+    "misplaced_colours",
     "predict_attributes",
     "r_precision",
     "r_precision_from_positions",
     "read_attribute_labels",
+    "read_caption",
+    "read_caption_file",
     "read_synthetic_images",
     "redescription_loss",
     "reference_statistics",
     "resize_like_reference",
     "save_oracle",
     "save_statistics",
+    "score_captions",
+    "stated_labels",
     "swapped_word_preference",
     "synthetic_split_keys",
     "train_oracle",

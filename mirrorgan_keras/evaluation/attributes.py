@@ -22,6 +22,7 @@ Typical use::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Sequence
@@ -45,10 +46,10 @@ ORACLE_ATTRIBUTES = ("crown", "wing", "belly", "beak", "tail", "pose")
 NOT_MENTIONED = -1  # label of an attribute that does not count
 ORACLE_SIZE = 64
 
-# The caption language of synthetic_birds.describe_bird: the attributes a noun can name (a
-# colour before "tail" is the wing colour, which also paints back and tail; a size is the
-# tail's), the words giving an attribute's value (before the noun, or after "its <noun>
-# is/are"), and the pose words.
+# The caption language of synthetic_birds.describe_bird, and the phrasings of
+# heldout_phrasings.txt: the attributes a noun can name (a colour before "tail" is the wing
+# colour, which also paints back and tail; a size is the tail's), the words giving an
+# attribute's value (before the noun, or after "its/the <noun> [is/are]"), and the pose words.
 _PART_NOUNS = {
     **dict.fromkeys(("crown", "head", "cap", "crowned"), ("crown",)),
     **dict.fromkeys(("wing", "wings", "winged", "back"), ("wing",)),
@@ -64,7 +65,10 @@ _VALUE_WORDS = {
 }
 _POSE_WORDS = {**dict.fromkeys(("perched", "sitting", "resting"), "perched"),
                **dict.fromkeys(("flying", "flight"), "flying")}
+_ALL_VALUE_WORDS = frozenset(word for values in _VALUE_WORDS.values() for word in values)
 _SKIPPED_ADJECTIVES = ("pointed",)
+_DETERMINERS = ("its", "the")
+_NOUN_ENDINGS = ("feathers",)
 _VERBS = ("is", "are")
 
 
@@ -315,64 +319,119 @@ def format_attribute_report(report: dict[str, dict]) -> str:
 # -------------------------------------------------------------------------------- captions
 
 
-def mentioned_attributes(caption: str) -> dict[str, str]:
-    """The attribute values a synthetic birds caption states, e.g. ``{"crown": "red"}``.
+@dataclasses.dataclass(frozen=True)
+class CaptionReading:
+    """What :func:`read_caption` reads in one caption.
 
-    Recognised: "<value> [pointed] <part noun>" ("a red cap", "blue wing feathers", "a red
-    crowned bird", "a short pointed bill", "long tail feathers"; a colour before "back",
-    "winged" or "tail" is the wings'), "its <part noun> is/are <value>", "mostly <colour>"
-    (the wings) and the pose words (perched, sitting, resting;
-    flying, flight). Size words map to the attribute's values: a short beak is "small".
+    Attributes:
+        words: the caption's tokens (:func:`~mirrorgan_keras.data.text.tokenize`), length W.
+        attributes: ``{attribute: value}`` the caption states, e.g. ``{"crown": "red"}``.
+        positions: ``{attribute: index into words}`` of the word giving each value (its
+            first mention).
+        unread: the value words (colours, sizes) that give no attribute's value, in order.
+    """
+
+    words: tuple[str, ...]
+    attributes: dict[str, str]
+    positions: dict[str, int]
+    unread: tuple[str, ...]
+
+
+def read_caption(caption: str) -> CaptionReading:
+    """Reads the attribute values a caption states, and where, from its words.
+
+    Recognised around a part noun (crown, head, cap, wings, back, belly, breast, ..., beak,
+    tail; "wing/tail feathers"): "<value> [pointed] <noun>" ("a red cap", "blue wing
+    feathers", "a red crowned bird", "a short pointed bill", "long tail feathers"; a colour
+    before "back", "winged" or "tail" is the wings'), "<value> on the/its <noun>" ("red on
+    the crown"), "its/the <noun> [is/are] <value>" ("its crown is red", "the wings are
+    blue", "with its belly white"); and "mostly <colour>" (the wings) and the pose words
+    (perched, sitting, resting; flying, flight). Size words map to the attribute's values:
+    a short beak is "small".
 
     Raises:
         ValueError: the caption states two values of one attribute.
     """
     words = tokenize(caption)
     found: dict[str, str] = {}
+    positions: dict[str, int] = {}
+    used = set()
     for i in range(len(words)):
         mention = _mention_at(words, i)
         if mention is None:
             continue
-        name, value = mention
+        name, value, position = mention
         if found.setdefault(name, value) != value:
             raise ValueError(f"caption {caption!r} says {name} is {found[name]} and {value}")
-    return found
+        positions.setdefault(name, position)
+        used.add(position)
+    unread = tuple(w for j, w in enumerate(words) if j not in used and w in _ALL_VALUE_WORDS)
+    return CaptionReading(tuple(words), found, positions, unread)
 
 
-def _mention_at(words: list[str], i: int) -> tuple[str, str] | None:
-    """(attribute, value) stated around ``words[i]`` when it is a pose word or a part noun."""
+def mentioned_attributes(caption: str) -> dict[str, str]:
+    """The attribute values a caption states, e.g. ``{"crown": "red"}`` (see
+    :func:`read_caption`, which also says where).
+
+    Raises:
+        ValueError: the caption states two values of one attribute.
+    """
+    return read_caption(caption).attributes
+
+
+def _mention_at(words: list[str], i: int) -> tuple[str, str, int] | None:
+    """(attribute, value, index of the value word) stated around ``words[i]`` when it is a
+    pose word or a part noun."""
     word = words[i]
     if word in _POSE_WORDS:
-        return "pose", _POSE_WORDS[word]
+        return "pose", _POSE_WORDS[word], i
     if word == "mostly" and i + 1 < len(words) and words[i + 1] in COLOURS:
-        return "wing", words[i + 1]
+        return "wing", words[i + 1], i + 1
     for name in _PART_NOUNS.get(word, ()):
-        value = _value_before(words, i, name) or _value_after(words, i, name)
-        if value is not None:
-            return name, value
+        at = _value_before(words, i, name)
+        at = _value_after(words, i, name) if at is None else at
+        if at is not None:
+            return name, _VALUE_WORDS[name][words[at]], at
     return None
 
 
-def _value_before(words: list[str], i: int, name: str) -> str | None:
-    """The value of attribute ``name`` given by the word before the noun ``words[i]``."""
+def _value_before(words: list[str], i: int, name: str) -> int | None:
+    """Index of the word before the noun ``words[i]`` giving attribute ``name``'s value:
+    "<value> [pointed] <noun>" or "<value> on the/its <noun>"."""
     before = i - 1
     while before >= 0 and words[before] in _SKIPPED_ADJECTIVES:
         before -= 1
-    return _VALUE_WORDS[name].get(words[before]) if before >= 0 else None
+    if before >= 2 and words[before] in _DETERMINERS and words[before - 1] == "on":
+        before -= 2
+    return before if before >= 0 and words[before] in _VALUE_WORDS[name] else None
 
 
-def _value_after(words: list[str], i: int, name: str) -> str | None:
-    """The value of attribute ``name`` in "its <noun words[i]> is/are <value>"."""
-    if i >= 1 and words[i - 1] == "its" and i + 2 < len(words) and words[i + 1] in _VERBS:
-        return _VALUE_WORDS[name].get(words[i + 2])
-    return None
+def _value_after(words: list[str], i: int, name: str) -> int | None:
+    """Index of the value in "its/the <noun words[i]> [feathers] [is/are] <value>" (without
+    the verb only after "its": "with its crown red")."""
+    if i < 1 or words[i - 1] not in _DETERMINERS:
+        return None
+    after = i + 1
+    if after < len(words) and words[after] in _NOUN_ENDINGS:
+        after += 1
+    if after < len(words) and words[after] in _VERBS:
+        after += 1
+    elif words[i - 1] != "its":
+        return None
+    return after if after < len(words) and words[after] in _VALUE_WORDS[name] else None
 
 
 def caption_labels(captions: Sequence[str]) -> dict[str, np.ndarray]:
     """Labels ``{attribute: int [N]}`` the captions state, NOT_MENTIONED where they are silent."""
-    labels = {name: np.full(len(captions), NOT_MENTIONED) for name in ORACLE_ATTRIBUTES}
-    for i, caption in enumerate(captions):
-        for name, value in mentioned_attributes(caption).items():
+    return stated_labels([mentioned_attributes(caption) for caption in captions])
+
+
+def stated_labels(statements: Sequence[dict[str, str]]) -> dict[str, np.ndarray]:
+    """Labels ``{attribute: int [N]}`` of N ``{attribute: value}`` dicts (e.g. of
+    :func:`mentioned_attributes`), NOT_MENTIONED where a dict has no value."""
+    labels = {name: np.full(len(statements), NOT_MENTIONED) for name in ORACLE_ATTRIBUTES}
+    for i, statement in enumerate(statements):
+        for name, value in statement.items():
             labels[name][i] = ATTRIBUTE_VOCABULARIES[name].index(value)
     return labels
 

@@ -22,6 +22,7 @@ from mirrorgan_keras.evaluation import (
     mentioned_attributes,
     misplaced_colours,
     read_attribute_labels,
+    read_caption,
     read_synthetic_images,
     save_oracle,
     synthetic_split_keys,
@@ -77,6 +78,7 @@ def test_mentioned_attributes_of_generated_captions_are_true_and_complete():
         )  # fmt: skip
         for caption in sb.describe_bird(attributes, rng, 10):
             found = mentioned_attributes(caption)
+            assert read_caption(caption).unread == (), caption  # every value word is read
             assert all(getattr(attributes, name) == value for name, value in found.items())
             words = caption.replace(",", " ").replace(".", " ").split()
             named_colours = {word for word in words if word in sb.COLOURS}
