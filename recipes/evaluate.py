@@ -159,7 +159,7 @@ def score_caption_file():
     captions, families = read_caption_file(path)
     model = TextToImage.from_run(FLAGS.run_dir, data_dir=FLAGS.data_dir,
                                  damsm_weights=FLAGS.damsm_weights)
-    oracle_path = FLAGS.oracle or str(Path(config.data.data_dir) / "attribute_oracle.keras")
+    oracle_path = FLAGS.oracle or scoring.default_oracle_path(config)
     report = score_captions(model, scoring.attribute_oracle(oracle_path), captions, families,
                             num_samples=FLAGS.samples_per_caption, seed=FLAGS.seed)
     report["file"], report["oracle"] = str(path), oracle_path

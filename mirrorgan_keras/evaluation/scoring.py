@@ -50,6 +50,7 @@ from mirrorgan_keras.models import DAMSM, GLAMGenerator
 from mirrorgan_keras.models.text_to_image import TextToImageModule
 
 ORACLE_TRAINING_IMAGES = 4000
+ORACLE_FILE = "attribute_oracle.keras"
 
 
 @dataclasses.dataclass
@@ -149,6 +150,11 @@ def r_precision_scores(damsm, generated: GeneratedTestSet, *, folds: int = 10, s
         verbose=verbose)
 
 
+def default_oracle_path(config: MirrorGANConfig) -> str:
+    """Where a synthetic birds data set keeps its attribute oracle."""
+    return str(Path(config.data.data_dir) / ORACLE_FILE)
+
+
 def attribute_oracle(path: str | os.PathLike, verbose: int = 0) -> keras.Model:
     """The synthetic-birds attribute oracle saved at ``path``; trained on freshly drawn birds
     (about two minutes on 2 CPU cores) and saved there first when the file does not exist."""
@@ -238,7 +244,7 @@ def evaluate_run(run_dir, records: DatasetSplit, config: MirrorGANConfig | None 
     results["r_precision"] = r_precision_scores(damsm, generated, folds=folds, seed=seed,
                                                 verbose=verbose)
     if config.data.dataset == "synthetic_birds" and not skip_attributes:
-        oracle_path = oracle_path or str(Path(config.data.data_dir) / "attribute_oracle.keras")
+        oracle_path = oracle_path or default_oracle_path(config)
         results["attributes"] = attribute_scores(attribute_oracle(oracle_path), generated,
                                                  records, config.data.data_dir)
         results["protocol"]["oracle"] = oracle_path
