@@ -39,6 +39,7 @@ from mirrorgan_keras.layers.slim_inception import (
     scope_of,
     slim_inception_v3,
 )
+from mirrorgan_keras.run_files import atomic_path
 
 SHADOW_SUFFIX = "/ExponentialMovingAverage"
 LOGITS_BIASES = "logits/logits/biases"
@@ -190,7 +191,7 @@ def save_slim_inception_weights(checkpoint: str | Path, weights_path: str | Path
     if not str(weights_path).endswith(".weights.h5"):
         raise ValueError(f"weights_path must end with .weights.h5, got {weights_path}")
     model = load_slim_inception_checkpoint(checkpoint, use_moving_averages=use_moving_averages)
-    Path(weights_path).parent.mkdir(parents=True, exist_ok=True)
-    model.save_weights(str(weights_path))
+    with atomic_path(weights_path) as staging:
+        model.save_weights(str(staging))
     return model
 

@@ -72,9 +72,9 @@ FID_INPUTS = {"tf2015": pytorch_fid_input, "torchvision": torchvision_fid_input}
 
 def fidelity_input(images: tf.Tensor) -> tf.Tensor:
     """``[B, H, W, 3]`` in [-1, 1] → torch-fidelity's network input ``[B, 299, 299, 3]``."""
-    resized = tf.compat.v1.image.resize_bilinear(
-        to_uint8_grid(images), (INCEPTION_SIZE, INCEPTION_SIZE), align_corners=False,
-        half_pixel_centers=False)
+    resized = tf.raw_ops.ResizeBilinear(
+        images=to_uint8_grid(images), size=(INCEPTION_SIZE, INCEPTION_SIZE),
+        align_corners=False, half_pixel_centers=False)
     return (resized - FIDELITY_CENTRE) / FIDELITY_CENTRE
 
 

@@ -18,12 +18,12 @@ Every file is recorded with its SHA-256, so a results file says which weights ma
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from pathlib import Path
 
 import numpy as np
 
 from mirrorgan_keras.convert.fid_inception import FID_NETWORKS, FIDNetwork
+from mirrorgan_keras.convert.provenance import file_record
 from mirrorgan_keras.data import make_dataset
 from mirrorgan_keras.data.records import DatasetSplit
 from mirrorgan_keras.evaluation.birds_inception import (
@@ -35,7 +35,6 @@ from mirrorgan_keras.evaluation.fid import feature_statistics, frechet_distance,
 from mirrorgan_keras.evaluation.fid_inception import FIDInception, fidelity_inception_score
 from mirrorgan_keras.layers.torch_inception import POOL_FEATURES
 
-HASH_CHUNK = 1 << 20
 FID_NETWORK_DESCRIPTIONS = {
     "tf2015": "the 2015 Inception's 2048-d pool, as pytorch-fid",
     "torchvision": "torchvision's ImageNet Inception-v3 2048-d pool, as DM-GAN's and DF-GAN's code",
@@ -68,23 +67,6 @@ PROTOCOLS = {
 
 class ProtocolError(ValueError):
     """A protocol cannot run as asked: a missing file or too few images."""
-
-
-def sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file, or of a TF checkpoint prefix's files (sorted by name)."""
-    path = Path(path)
-    files = [path] if path.is_file() else sorted(path.parent.glob(f"{path.name}.*"))
-    digest = hashlib.sha256()
-    for file in files:
-        with open(file, "rb") as stream:
-            while chunk := stream.read(HASH_CHUNK):
-                digest.update(chunk)
-    return digest.hexdigest()
-
-
-def file_record(path: str | Path) -> dict:
-    """``{"path", "sha256"}`` of a file the scores depend on."""
-    return {"path": str(path), "sha256": sha256(path)}
 
 
 def _exists(path: str | Path) -> bool:
@@ -223,14 +205,16 @@ class FieldNetworks:
 
 def _check_published(record: dict, network: FIDNetwork, not_comparable: list,
                      unverified: list) -> None:
-    """Notes a ``.pth`` whose SHA-256 is not a published file's, or a conversion."""
-    if not record["path"].endswith(".pth"):
-        unverified.append(f"{record['path']}: a conversion, its source's SHA-256 is not known "
-                          "here")
-    elif not record["sha256"].startswith(network.published_sha256_prefixes):
+    """Notes a file (or the source of a conversion) whose SHA-256 is not a published file's,
+    and a conversion whose source was not recorded."""
+    source = record if record["path"].endswith(".pth") else record.get("converted_from")
+    if source is None:
+        unverified.append(f"{record['path']}: a conversion whose source was not recorded "
+                          "(recipes/convert_scorers.py records it)")
+    elif not source["sha256"].startswith(network.published_sha256_prefixes):
         expected = " or ".join(f"{prefix}…" for prefix in network.published_sha256_prefixes)
-        not_comparable.append(f"{record['path']} is not the published file of {network.module} "
-                              f"(SHA-256 {record['sha256'][:8]}…, expected {expected})")
+        not_comparable.append(f"{source['path']} is not the published file of {network.module} "
+                              f"(SHA-256 {source['sha256'][:8]}…, expected {expected})")
 
 
 def real_image_statistics(records: DatasetSplit, fid_inception: FIDInception, *,

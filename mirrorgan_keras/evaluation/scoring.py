@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from mirrorgan_keras import run_files
 from mirrorgan_keras.config import MirrorGANConfig
+from mirrorgan_keras.convert.provenance import file_record
 from mirrorgan_keras.data import make_dataset
 from mirrorgan_keras.data.records import DatasetSplit
 from mirrorgan_keras.data.vocabulary import check_run_vocabulary
@@ -43,7 +44,7 @@ from mirrorgan_keras.evaluation.attributes import (
 )
 from mirrorgan_keras.evaluation.fid import inception_metrics, reference_statistics
 from mirrorgan_keras.evaluation.inception import InceptionScorer
-from mirrorgan_keras.evaluation.protocols import FieldNetworks, file_record
+from mirrorgan_keras.evaluation.protocols import FieldNetworks
 from mirrorgan_keras.evaluation.r_precision import evaluate_r_precision
 from mirrorgan_keras.figures import to_uint8
 from mirrorgan_keras.models import DAMSM, GLAMGenerator

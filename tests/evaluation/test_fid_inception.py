@@ -1,15 +1,21 @@
 """The FID Inception against the field's own code: pytorch-fid (features, FID) and
 torch-fidelity (Inception Score), both run here with the same random weight file."""
 
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
 from PIL import Image
 
 from mirrorgan_keras.convert import CheckpointConversionError
-from mirrorgan_keras.convert.fid_inception import convert_fid_inception
+from mirrorgan_keras.convert.fid_inception import FID_NETWORKS, convert_fid_inception
+from mirrorgan_keras.convert.provenance import file_record, sha256
 from mirrorgan_keras.evaluation import feature_statistics, frechet_distance, inception_score
 from mirrorgan_keras.evaluation.fid_inception import FIDInception, fidelity_inception_score
+from mirrorgan_keras.evaluation.protocols import _check_published
+from tests.evaluation.test_scoring import ENV, ROOT
 
 torch = pytest.importorskip("torch")
 torchvision = pytest.importorskip("torchvision")
@@ -277,3 +283,20 @@ def test_each_fid_networks_file_is_refused_for_the_other(torchvision_weights, we
     inception = FIDInception(None, network="torchvision", verbose=0)
     with pytest.raises(ValueError, match="the 2015 graph's"):
         inception.classifier_logits(np.zeros((1, SIZE, SIZE, 3), np.float32))
+
+
+def test_the_conversion_recipe_records_its_source_for_the_protocols_check(weight_file,
+                                                                         tmp_path):
+    output = tmp_path / "fid_inception.weights.h5"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "recipes" / "convert_scorers.py"),
+         f"--fid_inception={weight_file}", f"--output={output}"],
+        capture_output=True, text=True, timeout=600, env=ENV)
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = file_record(output)
+    assert record["converted_from"] == {"path": str(weight_file), "sha256": sha256(weight_file)}
+    assert f"→ {output} (SHA-256 {record['sha256']})" in result.stdout
+    not_comparable, unverified = [], []
+    _check_published(record, FID_NETWORKS["tf2015"], not_comparable, unverified)
+    assert not unverified
+    assert not_comparable[0].startswith(f"{weight_file} is not the published file")

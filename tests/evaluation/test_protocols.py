@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from mirrorgan_keras.convert.fid_inception import FID_NETWORKS
+from mirrorgan_keras.convert.provenance import file_record, sha256
 from mirrorgan_keras.evaluation import (
     feature_statistics,
     frechet_distance,
@@ -25,9 +26,7 @@ from mirrorgan_keras.evaluation.protocols import (
     _check_published,
     check_protocol_files,
     checked_statistics,
-    file_record,
     real_image_statistics,
-    sha256,
 )
 from mirrorgan_keras.layers.slim_inception import slim_inception_v3
 from tests.evaluation.test_scoring import ENV, ROOT
@@ -96,7 +95,7 @@ def test_a_run_scored_with_the_protocols_networks(run, network_files, tmp_path):
                                    splits=2, folds=2, skip_attributes=True, work_dir=tmp_path,
                                    verbose=0, field=field)
     generated = np.load(tmp_path / "generated.npy")
-    features = FIDInception(fid, verbose=0).pool_features(generated / 127.5 - 1.0)
+    features = field.fid_inception.pool_features(generated / 127.5 - 1.0)
     assert results["fid"] == pytest.approx(
         frechet_distance(*feature_statistics(features), mu, sigma), rel=1e-6)
     assert 1.0 <= results["inception_score"] <= 50.0
@@ -106,7 +105,9 @@ def test_a_run_scored_with_the_protocols_networks(run, network_files, tmp_path):
     assert inception["files"]["birds_inception"]["path"] == birds
     assert inception["not_comparable"] == [
         "the run's data set is 'synthetic_birds', the protocol's 'cub'"]
-    assert inception["unverified"][0].startswith(f"{fid}: a conversion")
+    assert inception["unverified"][0] == (
+        f"{fid}: a conversion whose source was not recorded (recipes/convert_scorers.py "
+        "records it)")
     table = scoring.format_results(results)
     assert "Inception Score (cub protocol: StackGAN's birds Inception" in table
     assert "FID (the 2015 Inception's 2048-d pool, as pytorch-fid) vs the statistics file" in table
@@ -178,11 +179,12 @@ def test_coco_scored_with_the_torchvision_fid_and_the_2015_graphs_score(run, net
                                    skip_attributes=True, work_dir=tmp_path, verbose=0,
                                    field=field)
     generated = np.load(tmp_path / "generated.npy") / 127.5 - 1.0
-    logits = FIDInception(network_files[0], verbose=0).classifier_logits(generated)
+    logits = field.is_inception.classifier_logits(generated)
     assert (results["inception_score"], results["inception_score_std"]) == pytest.approx(
         fidelity_inception_score(logits, splits=2), rel=1e-6)
     real = np.load(tmp_path / "real.npy") / 127.5 - 1.0
-    torchvision = FIDInception(str(torchvision_file), network="torchvision", verbose=0)
+    torchvision = field.fid_inception
+    assert torchvision.network_name == "torchvision"
     expected_fid = frechet_distance(*feature_statistics(torchvision.pool_features(generated)),
                                     *feature_statistics(torchvision.pool_features(real)))
     assert results["fid"] == pytest.approx(expected_fid, rel=1e-6)
