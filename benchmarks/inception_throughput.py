@@ -31,6 +31,7 @@ import tensorflow as tf
 
 from mirrorgan_keras import profiling
 from mirrorgan_keras.evaluation import InceptionScorer
+from mirrorgan_keras.evaluation._batches import float_batches
 from mirrorgan_keras.evaluation.birds_inception import birds_inception_probabilities
 from mirrorgan_keras.evaluation.fid_inception import FIDInception
 from mirrorgan_keras.layers.slim_inception import slim_inception_v3
@@ -51,17 +52,13 @@ def scorers(batch_size: int) -> dict:
     torchvision = FIDInception(None, network="torchvision", batch_size=batch_size, verbose=0)
     birds = slim_inception_v3()
     return {
-        "keras_inception_v3": (lambda x: keras_scorer.predict(_floats(x)), keras_scorer.model),
-        "fid_tf2015": (lambda x: tf2015.pool_features(_floats(x)), tf2015.network),
-        "isc_tf2015": (lambda x: tf2015.classifier_logits(_floats(x)), tf2015.network),
-        "fid_torchvision": (lambda x: torchvision.pool_features(_floats(x)),
+        "keras_inception_v3": (lambda x: keras_scorer.predict(float_batches(x, batch_size)), keras_scorer.model),
+        "fid_tf2015": (lambda x: tf2015.pool_features(float_batches(x, batch_size)), tf2015.network),
+        "isc_tf2015": (lambda x: tf2015.classifier_logits(float_batches(x, batch_size)), tf2015.network),
+        "fid_torchvision": (lambda x: torchvision.pool_features(float_batches(x, batch_size)),
                             torchvision.network),
         "birds_inception": (lambda x: birds_inception_probabilities(birds, x), birds),
     }
-
-
-def _floats(images: np.ndarray) -> np.ndarray:
-    return images.astype(np.float32) / 127.5 - 1.0
 
 
 def flops_per_image(network, side: int) -> int:

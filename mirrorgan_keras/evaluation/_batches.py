@@ -63,6 +63,12 @@ def _checked(batch: np.ndarray) -> np.ndarray:
     return batch.astype(np.float32, copy=False)
 
 
+def float_batches(images: np.ndarray, batch_size: int = 64) -> Iterator[np.ndarray]:
+    """uint8 ``[N, H, W, 3]`` → float32 batches in [-1, 1] (for the metric functions)."""
+    for start in range(0, len(images), batch_size):
+        yield images[start : start + batch_size].astype(np.float32) / 127.5 - 1.0
+
+
 def map_batches(fn, images, batch_size: int, verbose: int = 1) -> tuple[np.ndarray, ...]:
     """Applies ``fn`` to every batch of :func:`image_batches`, with a progress bar.
 

@@ -5,9 +5,9 @@ generated from the test captions, the Inception Score's network and splits, the 
 and the R-precision folds. :class:`FieldNetworks` loads the files a protocol needs (checking
 each before any image is generated) and scores a generated set with them:
 
-- FID: the 2015 Inception with pytorch-fid's input (:mod:`.fid_inception`), against real-image
-  statistics read from an ``.npz`` (``mu``, ``sigma``; e.g. DF-GAN's) or computed from the
-  split's real images;
+- FID: the 2015 Inception as pytorch-fid computes it, or torchvision's ImageNet Inception as
+  DM-GAN's and DF-GAN's code does (:mod:`.fid_inception`), against real-image statistics read
+  from an ``.npz`` (``mu``, ``sigma``; e.g. DF-GAN's) or computed from the split's real images;
 - Inception Score: CUB, StackGAN's birds Inception (:mod:`.birds_inception`); COCO, the 2015
   Inception's classifier as torch-fidelity feeds it;
 - R-precision: the DAMSM encoders the caller gives (AttnGAN's, converted, for the papers').
@@ -26,6 +26,7 @@ from mirrorgan_keras.convert.fid_inception import FID_NETWORKS, FIDNetwork
 from mirrorgan_keras.convert.provenance import file_record
 from mirrorgan_keras.data import make_dataset
 from mirrorgan_keras.data.records import DatasetSplit
+from mirrorgan_keras.evaluation._batches import float_batches
 from mirrorgan_keras.evaluation.birds_inception import (
     birds_inception_probabilities,
     birds_inception_score,
@@ -163,11 +164,12 @@ class FieldNetworks:
                                               splits=self.protocol.splits)
         else:
             mean, std = fidelity_inception_score(
-                self.is_inception.classifier_logits(_floats(images)), self.protocol.splits)
+                self.is_inception.classifier_logits(float_batches(images)), self.protocol.splits)
+        features = self.fid_inception.pool_features
         reference = self.statistics
         if reference is None:
-            reference = feature_statistics(self.fid_inception.pool_features(_floats(real_images)))
-        generated = feature_statistics(self.fid_inception.pool_features(_floats(images)))
+            reference = feature_statistics(features(float_batches(real_images)))
+        generated = feature_statistics(features(float_batches(images)))
         return {"inception_score": mean, "inception_score_std": std,
                 "fid": frechet_distance(*generated, *reference)}
 
@@ -226,9 +228,3 @@ def real_image_statistics(records: DatasetSplit, fid_inception: FIDInception, *,
     batches = make_dataset(records, batch_size, (image_size,), words_num, training=False,
                            epochs=1)
     return feature_statistics(fid_inception.pool_features(batches))
-
-
-def _floats(images: np.ndarray, batch_size: int = 250):
-    """uint8 ``[N, H, W, 3]`` → float32 batches in [-1, 1]."""
-    for start in range(0, len(images), batch_size):
-        yield images[start : start + batch_size].astype(np.float32) / 127.5 - 1.0

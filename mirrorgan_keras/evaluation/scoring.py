@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import keras
@@ -32,6 +31,7 @@ from mirrorgan_keras.convert.provenance import file_record
 from mirrorgan_keras.data import make_dataset
 from mirrorgan_keras.data.records import DatasetSplit
 from mirrorgan_keras.data.vocabulary import check_run_vocabulary
+from mirrorgan_keras.evaluation._batches import float_batches
 from mirrorgan_keras.evaluation.attributes import (
     attribute_report,
     draw_labelled_birds,
@@ -72,12 +72,6 @@ class GeneratedTestSet:
 
     def __len__(self) -> int:
         return len(self.images)
-
-
-def float_batches(images: np.ndarray, batch_size: int = 64) -> Iterator[np.ndarray]:
-    """uint8 ``[N, H, W, 3]`` → float32 batches in [-1, 1] (for the metric functions)."""
-    for start in range(0, len(images), batch_size):
-        yield images[start : start + batch_size].astype(np.float32) / 127.5 - 1.0
 
 
 def _storage(directory: Path | None, name: str, shape, dtype) -> np.ndarray:
