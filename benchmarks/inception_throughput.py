@@ -51,11 +51,14 @@ def scorers(batch_size: int) -> dict:
     tf2015 = FIDInception(None, batch_size=batch_size, verbose=0)
     torchvision = FIDInception(None, network="torchvision", batch_size=batch_size, verbose=0)
     birds = slim_inception_v3()
+    def floats(images):
+        return float_batches(images, batch_size)
+
     return {
-        "keras_inception_v3": (lambda x: keras_scorer.predict(float_batches(x, batch_size)), keras_scorer.model),
-        "fid_tf2015": (lambda x: tf2015.pool_features(float_batches(x, batch_size)), tf2015.network),
-        "isc_tf2015": (lambda x: tf2015.classifier_logits(float_batches(x, batch_size)), tf2015.network),
-        "fid_torchvision": (lambda x: torchvision.pool_features(float_batches(x, batch_size)),
+        "keras_inception_v3": (lambda x: keras_scorer.predict(floats(x)), keras_scorer.model),
+        "fid_tf2015": (lambda x: tf2015.pool_features(floats(x)), tf2015.network),
+        "isc_tf2015": (lambda x: tf2015.classifier_logits(floats(x)), tf2015.network),
+        "fid_torchvision": (lambda x: torchvision.pool_features(floats(x)),
                             torchvision.network),
         "birds_inception": (lambda x: birds_inception_probabilities(birds, x), birds),
     }
