@@ -11,7 +11,7 @@ pyramid ending at ``--image_size`` and prints the images/s after ``--warmup`` ba
 
 from __future__ import annotations
 
-import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+import mirrorgan_keras.runtime.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
 
 # isort: split
 

@@ -10,7 +10,7 @@ pytorch-fid computes it (docs/evaluation.md). Statistics published by other proj
 DF-GAN's) were made from other image sets: the file records which were used here.
 """
 
-import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+import mirrorgan_keras.runtime.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
 
 # isort: split
 

@@ -392,7 +392,7 @@ def test_convert_export_generate_from_raw_text(reference_files, tmp_path):
     np.savez(tmp_path / "noise.npz", noise=noise, condition_noise=condition_noise)
     run_python(["-c", f"""
 import numpy as np, tensorflow as tf
-from mirrorgan_keras.export import load_exported
+from mirrorgan_keras.models.export import load_exported
 inputs = np.load({str(tmp_path / 'noise.npz')!r})
 outputs = load_exported({str(run / 'export')!r}).signatures["generate_from_noise"](
     captions=tf.constant({CAPTIONS!r}), noise=tf.constant(inputs["noise"]),
@@ -440,11 +440,12 @@ def test_discriminators_must_follow_the_generator_stages(reference_files):
 
 @pytest.mark.slow
 def test_gan_training_starts_from_the_converted_networks(reference_files, tmp_path):
-    from mirrorgan_keras import run_files, workflows
     from mirrorgan_keras.config import get_preset, override
     from mirrorgan_keras.convert import ReferenceCheckpoints, convert_reference_run
     from mirrorgan_keras.data import load_split
     from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds
+    from mirrorgan_keras.runtime import run_files
+    from mirrorgan_keras.training import stages
 
     root, _, _, _ = reference_files
     data_dir = tmp_path / "birds"
@@ -464,7 +465,7 @@ def test_gan_training_starts_from_the_converted_networks(reference_files, tmp_pa
     config = override(run_files.load_run_config(run), {
         "data.dataset": "synthetic_birds", "data.data_dir": str(data_dir),
         "train.lambda_stream": 0.0, "train.batch_size": 2})
-    workflows.train_mirrorgan(config, run, steps=1, checkpoint_every=1, sample_every=1,
+    stages.train_mirrorgan(config, run, steps=1, checkpoint_every=1, sample_every=1,
                               verbose=0)
     start = checkpoint_arrays(run / "initial_gan" / "ckpt-000000000")
     trained = checkpoint_arrays(run / "checkpoints" / "mirrorgan" / "ckpt-000000001")

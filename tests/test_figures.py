@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mirrorgan_keras.figures import WORD_GAP, caption_sheet, to_uint8
+from mirrorgan_keras.evaluation.figures import WORD_GAP, caption_sheet, to_uint8
 
 
 def test_to_uint8_maps_the_tanh_range_in_eager_and_graph_code():

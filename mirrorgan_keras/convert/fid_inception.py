@@ -26,7 +26,7 @@ from mirrorgan_keras.convert.state_dict import (
     vector,
 )
 from mirrorgan_keras.layers.torch_inception import fid_inception_v3
-from mirrorgan_keras.run_files import atomic_path
+from mirrorgan_keras.runtime.run_files import atomic_path
 
 FID_MODULE = "the FID Inception (pytorch-fid's pt_inception-2015-12-05, 1008 classes)"
 TORCH_SUFFIX = ".pth"

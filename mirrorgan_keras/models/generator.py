@@ -7,7 +7,7 @@ from keras import ops
 
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.layers import CascadeStage, ConditioningAugmentation, ImageHead, InitialStage
-from mirrorgan_keras.run_files import load_weights
+from mirrorgan_keras.runtime.run_files import load_weights
 
 
 @keras.saving.register_keras_serializable(package="mirrorgan_keras")

@@ -1,9 +1,9 @@
 """The three training stages as functions: DAMSM pretraining, STREAM pretraining, MirrorGAN.
 
 Each stage reads a config, trains under a ``tf.distribute`` strategy with
-:func:`~mirrorgan_keras.training.fit_resumable` (checkpoints in
+:func:`~mirrorgan_keras.training.fit.fit_resumable` (checkpoints in
 ``<run_dir>/checkpoints/<stage>/``, resume from the newest), and writes its result into the
-run directory (the files are listed in :mod:`mirrorgan_keras.run_files`).
+run directory (the files are listed in :mod:`mirrorgan_keras.runtime.run_files`).
 
 Under MultiWorkerMirroredStrategy every worker runs the same call. The chief writes all of
 these files. Every other worker writes only what it needs to go on: its own copy of the
@@ -24,9 +24,6 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from mirrorgan_keras import distribute, precision
-from mirrorgan_keras.callbacks import SampleGrid, real_images, sample_captions
-from mirrorgan_keras.checkpoint import TrainingCheckpoint, training_state
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data import DatasetLayoutError, load_split, make_config_dataset
 from mirrorgan_keras.data import steps_per_epoch as epoch_steps
@@ -45,7 +42,9 @@ from mirrorgan_keras.models import (
     adam_optimizers,
 )
 from mirrorgan_keras.models.damsm import final_images
-from mirrorgan_keras.run_files import (
+from mirrorgan_keras.runtime import distribute, precision
+from mirrorgan_keras.runtime.checkpoint import TrainingCheckpoint, training_state
+from mirrorgan_keras.runtime.run_files import (
     RunFiles,
     hold_run_lock,
     remove_leftovers,
@@ -53,7 +52,8 @@ from mirrorgan_keras.run_files import (
     save_weights,
     write_run_config,
 )
-from mirrorgan_keras.training import fit_resumable, resume_step
+from mirrorgan_keras.training.callbacks import SampleGrid, real_images, sample_captions
+from mirrorgan_keras.training.fit import fit_resumable, resume_step
 
 logger = logging.getLogger(__name__)
 
@@ -227,8 +227,8 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, *,
     weight files) and writes the EMA generator, sample grids and TensorBoard logs.
 
     ``steps`` defaults to ``train.max_epoch`` epochs. ``samples``: the
-    :class:`~mirrorgan_keras.callbacks.SampleCaptions` of the test split the sample sheets show
-    (default: 8 spread over it), each beside its real image. Returns a summary dict.
+    :class:`~mirrorgan_keras.training.callbacks.SampleCaptions` of the test split the sample
+    sheets show (default: 8 spread over it), each beside its real image. Returns a summary dict.
     """
     _check_positive(steps=1 if steps is None else steps, checkpoint_every=checkpoint_every,
                     sample_every=sample_every)

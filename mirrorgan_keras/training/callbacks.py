@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from mirrorgan_keras.figures import caption_sheet, to_uint8
+from mirrorgan_keras.evaluation.figures import caption_sheet, to_uint8
 
 
 def draw_noise(generator, count: int, rng: np.random.Generator):
@@ -62,10 +62,11 @@ class SampleGrid(keras.callbacks.Callback):
     """Every ``every_steps`` steps, renders fixed captions with fixed noise through the EMA
     generator of a :class:`~mirrorgan_keras.models.MirrorGAN`.
 
-    Writes ``<output_dir>/step_<step>.png`` (:func:`~mirrorgan_keras.figures.caption_sheet`:
-    each caption written above its row, one column per stage, all shown at the final size, then
-    the real image when given; ``captions.txt`` lists the captions too) and, with ``log_dir``,
-    the same sheet as a TensorBoard image. Call :meth:`render` for a sheet at any time.
+    Writes ``<output_dir>/step_<step>.png``
+    (:func:`~mirrorgan_keras.evaluation.figures.caption_sheet`: each caption written above its
+    row, one column per stage, all shown at the final size, then the real image when given;
+    ``captions.txt`` lists the captions too) and, with ``log_dir``, the same sheet as a
+    TensorBoard image. Call :meth:`render` for a sheet at any time.
 
     Args:
         captions: int ``[K, T]`` word ids of the captions to render.

@@ -7,7 +7,6 @@ import logging
 
 from absl import flags
 
-from mirrorgan_keras import distribute, run_files
 from mirrorgan_keras.config import (
     MIXED_PRECISION_POLICIES,
     PRESETS,
@@ -15,6 +14,7 @@ from mirrorgan_keras.config import (
     get_preset,
     override,
 )
+from mirrorgan_keras.runtime import distribute, run_files
 
 FLAGS = flags.FLAGS
 
@@ -82,7 +82,7 @@ def run_dir() -> str:
 
 def hold_run_lock(directory, distribution):
     """The run directory's lock for a recipe that runs several stages: no other training
-    process gets in between them (:func:`mirrorgan_keras.run_files.hold_run_lock`)."""
+    process gets in between them (:func:`mirrorgan_keras.runtime.run_files.hold_run_lock`)."""
     return run_files.hold_run_lock(
         run_files.RunFiles(directory, distribute.worker_name(distribution)))
 
@@ -127,7 +127,7 @@ def gan_main(argv, distribution=None):
     """
     import json
 
-    from mirrorgan_keras import workflows
+    from mirrorgan_keras.training import stages
 
     del argv
     config = config_from_flags(
@@ -135,7 +135,7 @@ def gan_main(argv, distribution=None):
                                "train.lambda_damsm": FLAGS.lambda_damsm,
                                "generator.sentence_attention": FLAGS.sentence_attention},
     )
-    summary = workflows.train_mirrorgan(
+    summary = stages.train_mirrorgan(
         config, run_dir(), distribution or strategy(), steps=FLAGS.steps,
         checkpoint_every=FLAGS.checkpoint_every, sample_every=FLAGS.sample_every,
         seed=FLAGS.seed, resume=FLAGS.resume, damsm_weights=FLAGS.damsm_weights,
