@@ -36,7 +36,7 @@ from mirrorgan_keras.models import DAMSM, STREAM
 from mirrorgan_keras.runtime import precision
 from mirrorgan_keras.runtime.run_files import RunFiles
 from mirrorgan_keras.training import cli, stages
-from mirrorgan_keras.training.callbacks import sample_captions
+from mirrorgan_keras.training.samples import sample_captions
 
 cli.define_common_flags("birds_tiny")
 flags.adopt_module_key_flags(cli)  # list the shared flags in --help

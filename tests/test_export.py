@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from mirrorgan_keras.data.pipeline import to_uint8
 from mirrorgan_keras.data.vocabulary import Vocabulary
-from mirrorgan_keras.evaluation.figures import to_uint8
 from mirrorgan_keras.models import GLAMGenerator
 from mirrorgan_keras.models.export import (
     export_saved_model,

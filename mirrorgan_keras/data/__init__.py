@@ -34,6 +34,7 @@ _EXPORTS = {
     "make_dataset": "pipeline",
     "sample_caption": "pipeline",
     "steps_per_epoch": "pipeline",
+    "to_uint8": "pipeline",
     "DatasetSplit": "records",
     "ReadOptions": "records",
     "CaptionTokenizer": "tokenizer",

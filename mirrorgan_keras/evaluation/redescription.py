@@ -25,8 +25,8 @@ from mirrorgan_keras.data.records import DatasetSplit
 from mirrorgan_keras.losses import masked_caption_loss_terms
 from mirrorgan_keras.models import DAMSM, STREAM, GLAMGenerator
 from mirrorgan_keras.models.damsm import final_images
+from mirrorgan_keras.models.generator import draw_noise
 from mirrorgan_keras.runtime.run_files import RunFiles
-from mirrorgan_keras.training.callbacks import draw_noise
 
 # Below this gap (nats per word) between STREAM's caption cross-entropy on mismatched and on
 # true images, the captioner barely looks at the image, and the re-description loss tells the

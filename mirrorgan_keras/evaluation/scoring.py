@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data import make_dataset
+from mirrorgan_keras.data.pipeline import to_uint8
 from mirrorgan_keras.data.records import DatasetSplit
 from mirrorgan_keras.data.vocabulary import check_run_vocabulary
 from mirrorgan_keras.evaluation.attributes import (
@@ -41,7 +42,6 @@ from mirrorgan_keras.evaluation.attributes import (
     train_oracle,
 )
 from mirrorgan_keras.evaluation.fid import inception_metrics, reference_statistics
-from mirrorgan_keras.evaluation.figures import to_uint8
 from mirrorgan_keras.evaluation.inception import InceptionScorer
 from mirrorgan_keras.evaluation.protocols import FieldNetworks, file_record
 from mirrorgan_keras.evaluation.r_precision import evaluate_r_precision

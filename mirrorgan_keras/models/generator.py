@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 from mirrorgan_keras.config import MirrorGANConfig
@@ -111,3 +112,10 @@ class GLAMGenerator(keras.Model):
             "sentence_attention": self.sentence_attention,
             "seed": self.seed,
         }
+
+
+def draw_noise(generator, count: int, rng: np.random.Generator):
+    """Host-side noise for ``count`` samples: z ``[count, z_dim]`` and CA eps
+    ``[count, condition_dim]``, float32 from ``rng``."""
+    return tuple(rng.standard_normal((count, width)).astype(np.float32)
+                 for width in (generator.z_dim, generator.condition_dim))

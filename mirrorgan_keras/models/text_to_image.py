@@ -45,9 +45,9 @@ import tensorflow as tf
 
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data import DatasetLayoutError, load_split
+from mirrorgan_keras.data.pipeline import to_uint8
 from mirrorgan_keras.data.tokenizer import CaptionTokenizer
 from mirrorgan_keras.data.vocabulary import Vocabulary, load_run_vocabulary
-from mirrorgan_keras.evaluation.figures import to_uint8
 from mirrorgan_keras.layers import SemanticTextEncoder
 from mirrorgan_keras.models import export
 from mirrorgan_keras.models.damsm import DAMSM

@@ -52,8 +52,9 @@ from mirrorgan_keras.runtime.run_files import (
     save_weights,
     write_run_config,
 )
-from mirrorgan_keras.training.callbacks import SampleGrid, real_images, sample_captions
+from mirrorgan_keras.training.callbacks import SampleGrid
 from mirrorgan_keras.training.fit import fit_resumable, resume_step
+from mirrorgan_keras.training.samples import real_images, sample_captions
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +228,7 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, *,
     weight files) and writes the EMA generator, sample grids and TensorBoard logs.
 
     ``steps`` defaults to ``train.max_epoch`` epochs. ``samples``: the
-    :class:`~mirrorgan_keras.training.callbacks.SampleCaptions` of the test split the sample
+    :class:`~mirrorgan_keras.training.samples.SampleCaptions` of the test split the sample
     sheets show (default: 8 spread over it), each beside its real image. Returns a summary dict.
     """
     _check_positive(steps=1 if steps is None else steps, checkpoint_every=checkpoint_every,
