@@ -77,9 +77,9 @@ def run_variant(base_config, test, name: str, *, seed: int, steps: int, strategy
     pretrained = run_files.RunFiles(FLAGS.pretrained_dir)
     if not run_files.RunFiles(run_dir).generator.exists():
         stages.train_mirrorgan(config, run_dir, strategy, steps=steps,
-                                  checkpoint_every=steps, sample_every=steps,
-                                  seed=seed, damsm_weights=pretrained.damsm,
-                                  stream_weights=pretrained.stream, verbose=2)
+                               checkpoint_every=steps, sample_every=steps,
+                               seed=seed, damsm_weights=pretrained.damsm,
+                               stream_weights=pretrained.stream, verbose=2)
     weights = FLAGS.inception_weights
     results = scoring.evaluate_run(
         run_dir, test, run_files.load_run_config(run_dir), count=FLAGS.num_images, seed=0,

@@ -79,8 +79,8 @@ def main(argv):
     del argv
     config = cli.config_from_flags(**{"data.data_dir": FLAGS.data_dir or "data/synthetic_birds"})
     run_dir = Path(FLAGS.run_dir or "runs/demo")
-    strategy = cli.strategy()
-    with cli.hold_run_lock(run_dir, strategy):
+    strategy = cli.strategy_from_flags()
+    with cli.lock_run_directory(run_dir, strategy):
         run_demo(config, run_dir, strategy)
 
 

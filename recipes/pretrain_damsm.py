@@ -29,9 +29,9 @@ def main(argv):
     if FLAGS.backbone_weights is not None:
         stage["damsm.weights"] = cli.backbone_weights(FLAGS.backbone_weights)
     config = cli.config_from_flags("damsm.batch_size", **stage)
-    summary = stages.pretrain_damsm(config, cli.run_dir(), cli.strategy(), epochs=FLAGS.epochs,
-                                       seed=FLAGS.seed, resume=FLAGS.resume,
-                                       verbose=cli.verbosity())
+    summary = stages.pretrain_damsm(config, cli.run_dir(), cli.strategy_from_flags(),
+                                    epochs=FLAGS.epochs, seed=FLAGS.seed, resume=FLAGS.resume,
+                                    verbose=cli.verbosity())
     print(json.dumps(summary, indent=1))
 
 

@@ -27,7 +27,8 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    strategy = cli.strategy()  # first: a multi-worker strategy must precede any TensorFlow op
+    # First: a multi-worker strategy must precede any TensorFlow op.
+    strategy = cli.strategy_from_flags()
     config = cli.config_from_flags()
     if not os.path.exists(os.path.join(config.data.data_dir, "attributes.json")):
         generate_synthetic_birds(config.data.data_dir, num_train=FLAGS.num_train,
@@ -37,13 +38,13 @@ def main(argv):
     def missing(path):  # on any worker: then all of them pretrain again (resuming)
         return not stages.exists_on_every_worker(path, strategy)
 
-    with cli.hold_run_lock(files.root, strategy):
+    with cli.lock_run_directory(files.root, strategy):
         if FLAGS.damsm_weights is None and missing(files.damsm):
             stages.pretrain_damsm(config, files.root, strategy, seed=FLAGS.seed,
-                                     verbose=cli.verbosity())
+                                  verbose=cli.verbosity())
         if FLAGS.stream_weights is None and missing(files.stream):
             stages.pretrain_stream(config, files.root, strategy, seed=FLAGS.seed,
-                                      verbose=cli.verbosity())
+                                   verbose=cli.verbosity())
         cli.gan_main(argv, strategy)
 
 

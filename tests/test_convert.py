@@ -466,7 +466,7 @@ def test_gan_training_starts_from_the_converted_networks(reference_files, tmp_pa
         "data.dataset": "synthetic_birds", "data.data_dir": str(data_dir),
         "train.lambda_stream": 0.0, "train.batch_size": 2})
     stages.train_mirrorgan(config, run, steps=1, checkpoint_every=1, sample_every=1,
-                              verbose=0)
+                           verbose=0)
     start = checkpoint_arrays(run / "initial_gan" / "ckpt-000000000")
     trained = checkpoint_arrays(run / "checkpoints" / "mirrorgan" / "ckpt-000000001")
     assert {name.split("/")[0] for name in start} == {

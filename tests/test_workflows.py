@@ -54,7 +54,7 @@ def test_three_stages_write_their_files_and_resume(config, tmp_path, caplog):
     assert Vocabulary.load(str(tmp_path / "vocabulary.txt")) == train.vocabulary
     stream = stages.pretrain_stream(config, tmp_path, epochs=1, verbose=0)
     gan = stages.train_mirrorgan(config, tmp_path, steps=2, checkpoint_every=1,
-                                    sample_every=1, verbose=0)
+                                 sample_every=1, verbose=0)
     files = run_files.RunFiles(tmp_path)
     for path in (files.damsm, files.stream, files.generator, files.samples / "step_0000002.png"):
         assert path.exists(), path
@@ -67,7 +67,7 @@ def test_three_stages_write_their_files_and_resume(config, tmp_path, caplog):
     recorded = json.loads(files.config.read_text())
     assert recorded["config"]["generator"]["ngf"] == 8 and recorded["vocab_size"] > 10
     stages.train_mirrorgan(config, tmp_path, steps=3, checkpoint_every=1, sample_every=1,
-                              verbose=0)  # resumes at step 2
+                           verbose=0)  # resumes at step 2
     assert sorted(p.name for p in files.checkpoints("mirrorgan").iterdir())[-1] == "ckpt-000000003"
     test = load_split(config.data, config.text, "test")
     scores = redescription_loss(config, tmp_path, test, count=8, batch_size=4)
@@ -196,7 +196,7 @@ def test_one_seed_gives_one_generator_another_seed_another(config, tmp_path):
 
     def generator_after_a_step(run: str, seed: int) -> list:
         stages.train_mirrorgan(config, tmp_path / run, steps=1, seed=seed, verbose=0,
-                                  damsm_weights=damsm_weights)
+                               damsm_weights=damsm_weights)
         path = run_files.RunFiles(tmp_path / run).generator
         return GLAMGenerator.from_mirrorgan_config(config, path).get_weights()
 
@@ -229,7 +229,7 @@ def test_word_pretraining_leaves_the_cnn_as_the_config_says(config, freeze):
     stream = STREAM.from_mirrorgan_config(config, train.vocabulary.size)
     before = [np.array(w) for w in stream.encoder.backbone.weights]
     stages._pretrain_backbone_on_words(stream, config, train, distribute.make_strategy(),
-                                          seed=0, verbose=0)
+                                       seed=0, verbose=0)
     after = stream.encoder.backbone.weights
     assert any(not np.allclose(b, a) for b, a in zip(before, after, strict=True))  # it trained
     assert stream.encoder.backbone.trainable is (not freeze)
