@@ -125,7 +125,7 @@ def make_config_dataset(
     epochs: int | None = None,
     start_step: int = 0,
 ) -> tf.data.Dataset:
-    """:func:`make_dataset` with the sizes of ``purpose`` in ``config``.
+    """:func:`make_dataset` with the batch size and image sizes of ``purpose`` in ``config``.
 
     ``"gan"``: the generator's image sizes and ``train.batch_size``; ``"damsm"`` /
     ``"stream"``: the encoder's ``image_size`` and batch size of that section. Training sets

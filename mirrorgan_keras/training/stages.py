@@ -25,8 +25,12 @@ import keras
 import tensorflow as tf
 
 from mirrorgan_keras.config import MirrorGANConfig
-from mirrorgan_keras.data import DatasetLayoutError, load_split, make_config_dataset
-from mirrorgan_keras.data import steps_per_epoch as epoch_steps
+from mirrorgan_keras.data import (
+    DatasetLayoutError,
+    load_split,
+    make_config_dataset,
+    steps_per_epoch,
+)
 from mirrorgan_keras.data.vocabulary import check_run_vocabulary
 from mirrorgan_keras.evaluation.redescription import (
     caption_losses,
@@ -144,7 +148,7 @@ def pretrain_damsm(config: MirrorGANConfig, run_dir, strategy=None, *,
     _check_positive(epochs=epochs)
     stage = _open_stage(config, run_dir, strategy, "damsm", seed)
     with stage as (files, start, train, test, strategy):
-        per_epoch = epoch_steps(train, config.damsm.batch_size)
+        per_epoch = steps_per_epoch(train, config.damsm.batch_size)
         with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
             damsm = DAMSM.from_mirrorgan_config(config, train.vocabulary.size)
             damsm.compile(optimizer=keras.optimizers.Adam(config.damsm.learning_rate, beta_1=0.5,
@@ -178,7 +182,7 @@ def pretrain_stream(config: MirrorGANConfig, run_dir, strategy=None, *,
     _check_positive(epochs=epochs)
     stage = _open_stage(config, run_dir, strategy, "stream", seed)
     with stage as (files, start, train, test, strategy):
-        per_epoch = epoch_steps(train, config.stream.batch_size)
+        per_epoch = steps_per_epoch(train, config.stream.batch_size)
         with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
             stream = STREAM.from_mirrorgan_config(config, train.vocabulary.size)
             stream.compile(optimizer=keras.optimizers.Adam(config.stream.learning_rate),
@@ -214,7 +218,7 @@ def _pretrain_backbone_on_words(stream: STREAM, config, records, strategy, seed,
     dataset = make_config_dataset(records, config, "stream", training=True, seed=seed + 1)
     distribute.prepare_fit(pretrainer).fit(
         dataset, epochs=config.stream.word_pretraining_epochs,
-        steps_per_epoch=epoch_steps(records, config.stream.batch_size), verbose=verbose,
+        steps_per_epoch=steps_per_epoch(records, config.stream.batch_size), verbose=verbose,
         shuffle=False)  # the pipeline shuffles
     backbone.trainable = not config.stream.freeze_backbone
 
@@ -242,7 +246,7 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, *,
         if config.train.lambda_stream > 0:
             require_run_file(stream_weights, "recipes/pretrain_stream.py")
         if steps is None:
-            steps = config.train.max_epoch * epoch_steps(train, config.train.batch_size)
+            steps = config.train.max_epoch * steps_per_epoch(train, config.train.batch_size)
         gan = _build_mirrorgan(config, vocab_size, strategy, damsm_weights=damsm_weights,
                                stream_weights=stream_weights, seed=seed)
         # A checkpoint, if any, overrides the initial state.
