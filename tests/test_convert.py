@@ -141,8 +141,9 @@ def test_whole_generator_matches(converted_generator, batch, padded):
     state, _, _, generator, sentence_attention = converted_generator
     inputs = reference_inputs(batch, words=7, padded=padded, seed=batch)
     outputs = run_reference_generator(state, inputs, sentence_attention)
-    sentence, words, word_mask, z, eps = keras_inputs(inputs)
-    got = generator(sentence, words, word_mask, noise=z, condition_noise=eps, training=False)
+    sentence, words, word_mask, z, condition_noise = keras_inputs(inputs)
+    got = generator(sentence, words, word_mask, noise=z, condition_noise=condition_noise,
+                    training=False)
     for image, want in zip(got["images"], outputs["images"], strict=True):
         assert_close(image, nhwc(want))
     for maps, want in zip(got["attention"], outputs["attention"], strict=True):

@@ -107,9 +107,9 @@ def redescription_loss(config: MirrorGANConfig, run_dir, records: DatasetSplit, 
     for batch in dataset.take(count).batch(batch_size):
         captions = batch["captions"]
         words, sentence = damsm.text_encoder(captions, training=False)
-        noise, eps = draw_noise(generator, len(captions), rng)
+        noise, condition_noise = draw_noise(generator, len(captions), rng)
         generated = generator(sentence, words, captions != 0, noise=noise,
-                              condition_noise=eps, training=False)["images"][-1]
+                              condition_noise=condition_noise, training=False)["images"][-1]
         batches.append({"captions": captions, "images": batch["images"],
                         "class_ids": batch["class_ids"], "generated": generated})
     real, mismatched, generated = caption_losses(

@@ -217,7 +217,8 @@ class MirrorGAN(keras.Model):
         return self._track(losses)
 
     def replica_noise(self, local_batch):
-        """(z, CA eps) for this replica's rows of the global batch, from ``(seed, step)``."""
+        """(noise, condition_noise) for this replica's rows of the global batch, from
+        ``(seed, step)``."""
         replicas = distribute.replica_context().num_replicas_in_sync
         step = tf.cast(self.generator_optimizer.iterations, tf.int64)
         base = tf.constant(self.seed, tf.int64)
