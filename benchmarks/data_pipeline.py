@@ -11,7 +11,7 @@ pyramid ending at ``--image_size`` and prints the images/s after ``--warmup`` ba
 
 from __future__ import annotations
 
-import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+import mirrorgan_keras.runtime.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
 
 # isort: split
 
@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from mirrorgan_keras.config import TextConfig
-from mirrorgan_keras.data import load_dataset_records, make_dataset
+from mirrorgan_keras.data import make_dataset, read_dataset
 
 WORDS = ("a bird with red blue small large wings tail beak belly crown white black brown "
          "yellow short long pointed this has and the is on branch").split()
@@ -69,7 +69,7 @@ def write_synthetic_cub(root: str, count: int, seed: int = 0) -> None:
 
 def measure(data_dir: str, dataset: str, args: argparse.Namespace) -> None:
     start = time.perf_counter()
-    records = load_dataset_records(data_dir, dataset, "train", TextConfig())
+    records = read_dataset(data_dir, dataset, "train", TextConfig())
     read_seconds = time.perf_counter() - start
     sizes = tuple(args.image_size // 2**i for i in reversed(range(args.stages)))
     batches = iter(make_dataset(records, args.batch_size, sizes, TextConfig().words_num,

@@ -19,7 +19,7 @@ timed in the same run, and what 30,000 images take for each protocol::
 
 from __future__ import annotations
 
-import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+import mirrorgan_keras.runtime.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
 
 # isort: split
 
@@ -27,9 +27,9 @@ import argparse
 import time
 
 import numpy as np
+import profiling  # noqa: I001  (benchmarks/profiling.py, beside this script)
 import tensorflow as tf
 
-from mirrorgan_keras import profiling
 from mirrorgan_keras.evaluation import InceptionScorer
 from mirrorgan_keras.evaluation._batches import float_batches
 from mirrorgan_keras.evaluation.birds_inception import birds_inception_probabilities

@@ -17,12 +17,12 @@ Variants: ``plain`` (float32), ``xla`` (``compute.jit_compile``), ``bf16``
 GPUs). Generation runs the plain and mixed-precision variants (an export is not XLA-compiled).
 
 Method. FLOPs are counted in the traced graph of the timed function
-(:func:`mirrorgan_keras.profiling.graph_flops`: 2 × multiply-adds of every convolution and
-matrix product that runs, forward and backward, LSTM loops × time steps, unused gradients
-pruned; element-wise work not counted). A float32 ``--matmul_size``² matmul is timed before
-the first and after each timed step; the fastest step and the fastest matmul are kept (on a
-machine shared with other jobs, the least disturbed samples) and "% of matmul" is the ratio
-of their GFLOP/s; "vs plain" divides it by the plain variant's. Pretrained backbones use
+(:func:`profiling.graph_flops`, ``benchmarks/profiling.py``: 2 × multiply-adds of every
+convolution and matrix product that runs, forward and backward, LSTM loops × time steps,
+unused gradients pruned; element-wise work not counted). A float32 ``--matmul_size``² matmul is
+timed before the first and after each timed step; the fastest step and the fastest matmul are
+kept (on a machine shared with other jobs, the least disturbed samples) and "% of matmul" is the
+ratio of their GFLOP/s; "vs plain" divides it by the plain variant's. Pretrained backbones use
 random weights (``weights=None``: same cost). Each measurement runs in a fresh process: its
 peak memory is the peak resident set size minus the resident size before the models were
 built (on a GPU: the peak allocation).
@@ -32,7 +32,7 @@ built (on a GPU: the peak allocation).
 
 from __future__ import annotations
 
-import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+import mirrorgan_keras.runtime.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
 
 # isort: split
 
@@ -48,16 +48,17 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import profiling  # noqa: I001  (benchmarks/profiling.py, beside this script)
 import tensorflow as tf
 
-from mirrorgan_keras import precision, profiling
 from mirrorgan_keras.config import MirrorGANConfig, get_preset, override
 from mirrorgan_keras.data import load_split, make_config_dataset
 from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds
 from mirrorgan_keras.data.vocabulary import Vocabulary
-from mirrorgan_keras.export import export_saved_model, load_exported
 from mirrorgan_keras.models import DAMSM, STREAM, GLAMGenerator, MirrorGAN, adam_optimizers
+from mirrorgan_keras.models.export import export_saved_model, load_exported
 from mirrorgan_keras.models.text_to_image import TextToImageModule
+from mirrorgan_keras.runtime import precision
 
 # Vocabulary sizes of the real data sets (AttnGAN's captions.pickle); birds_tiny's is small.
 VOCABULARY_SIZES = {"birds_tiny": 64, "cub": 5450, "coco": 27297}
@@ -112,7 +113,7 @@ def random_batch(config, vocab_size: int, batch: int, sizes) -> dict:
 
 
 def mirrorgan_step(config, vocab_size):
-    """(train_step, batch) of MirrorGAN built as ``workflows.train_mirrorgan`` builds it."""
+    """(train_step, batch) of MirrorGAN built as ``stages.train_mirrorgan`` builds it."""
     damsm = DAMSM.from_mirrorgan_config(config, vocab_size)
     stream = (STREAM.from_mirrorgan_config(config, vocab_size) if config.train.lambda_stream
               else None)

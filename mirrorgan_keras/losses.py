@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from keras import ops
 
-from mirrorgan_keras import distribute
+from mirrorgan_keras.runtime import distribute
 
 
 def kl_divergence(mu, logvar):
@@ -111,7 +111,7 @@ def damsm_losses(regions, image_codes, words, sentences, *, word_mask, class_ids
 
     Image ``j`` and caption ``j`` of the batch are a pair. Under a ``tf.distribute`` strategy
     the features are gathered from all replicas and each replica returns its share of the
-    global-batch mean (see :mod:`mirrorgan_keras.distribute`).
+    global-batch mean (see :mod:`mirrorgan_keras.runtime.distribute`).
 
     Args:
         regions: ``[B, R, R, D]``; image_codes: ``[B, D]``; words: ``[B, T, D]``;

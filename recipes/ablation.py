@@ -20,7 +20,7 @@ Prints mean ± std over seeds per variant and writes <output_dir>/ablation.json 
 ablation.md. Run times: README.md.
 """
 
-import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+import mirrorgan_keras.runtime.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
 
 # isort: split
 
@@ -29,10 +29,11 @@ from pathlib import Path
 
 from absl import app, flags
 
-from mirrorgan_keras import distribute, run_files, workflows
 from mirrorgan_keras.config import override
 from mirrorgan_keras.data import load_split, steps_per_epoch
 from mirrorgan_keras.evaluation import scoring
+from mirrorgan_keras.runtime import distribute, run_files
+from mirrorgan_keras.training import stages
 
 # Each variant: (λ_stream is the base config's, sentence attention on).
 VARIANTS = {
@@ -75,10 +76,10 @@ def run_variant(base_config, test, name: str, *, seed: int, steps: int, strategy
         return json.loads(results_file.read_text())
     pretrained = run_files.RunFiles(FLAGS.pretrained_dir)
     if not run_files.RunFiles(run_dir).generator.exists():
-        workflows.train_mirrorgan(config, run_dir, strategy, steps=steps,
-                                  checkpoint_every=steps, sample_every=steps,
-                                  seed=seed, damsm_weights=pretrained.damsm,
-                                  stream_weights=pretrained.stream, verbose=2)
+        stages.train_mirrorgan(config, run_dir, strategy, steps=steps,
+                               checkpoint_every=steps, sample_every=steps,
+                               seed=seed, damsm_weights=pretrained.damsm,
+                               stream_weights=pretrained.stream, verbose=2)
     weights = FLAGS.inception_weights
     results = scoring.evaluate_run(
         run_dir, test, run_files.load_run_config(run_dir), count=FLAGS.num_images, seed=0,

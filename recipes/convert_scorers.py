@@ -14,7 +14,7 @@ Beside the output it writes ``<output>.source.json`` (the source file and its SH
 published file. A ``.pth`` needs torch: ``pip install -e '.[torch]'``.
 """
 
-import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+import mirrorgan_keras.runtime.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
 
 # isort: split
 

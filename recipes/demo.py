@@ -12,7 +12,7 @@ beside real and mismatched images. Phase times and numbers: README.md; the attri
 the evaluate command printed at the end.
 """
 
-import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+import mirrorgan_keras.runtime.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
 
 # isort: split
 
@@ -23,8 +23,6 @@ from pathlib import Path
 
 from absl import app, flags
 
-from mirrorgan_keras import cli, precision, workflows
-from mirrorgan_keras.callbacks import sample_captions
 from mirrorgan_keras.config import override
 from mirrorgan_keras.data import load_split
 from mirrorgan_keras.data.synthetic_birds import COLOURS, generate_synthetic_birds
@@ -35,7 +33,10 @@ from mirrorgan_keras.evaluation import (
 )
 from mirrorgan_keras.evaluation.scoring import evaluate_run, format_results
 from mirrorgan_keras.models import DAMSM, STREAM
-from mirrorgan_keras.run_files import RunFiles
+from mirrorgan_keras.runtime import precision
+from mirrorgan_keras.runtime.run_files import RunFiles
+from mirrorgan_keras.training import cli, stages
+from mirrorgan_keras.training.samples import sample_captions
 
 cli.define_common_flags("birds_tiny")
 flags.adopt_module_key_flags(cli)  # list the shared flags in --help
@@ -78,8 +79,8 @@ def main(argv):
     del argv
     config = cli.config_from_flags(**{"data.data_dir": FLAGS.data_dir or "data/synthetic_birds"})
     run_dir = Path(FLAGS.run_dir or "runs/demo")
-    strategy = cli.strategy()
-    with cli.hold_run_lock(run_dir, strategy):
+    strategy = cli.strategy_from_flags()
+    with cli.lock_run_directory(run_dir, strategy):
         run_demo(config, run_dir, strategy)
 
 
@@ -92,17 +93,17 @@ def run_demo(config, run_dir: Path, strategy) -> dict:
               num_train=FLAGS.num_train, num_test=FLAGS.num_test, image_size=FLAGS.image_size,
               seed=FLAGS.seed)
     test = load_split(config.data, config.text, "test")
-    damsm = timed(phases, "damsm", workflows.pretrain_damsm, config, run_dir, strategy,
+    damsm = timed(phases, "damsm", stages.pretrain_damsm, config, run_dir, strategy,
                   epochs=FLAGS.damsm_epochs, seed=FLAGS.seed, resume=FLAGS.resume,
                   verbose=verbose)
     damsm["colour_swaps"] = report_colour_swaps(
         DAMSM.from_mirrorgan_config(config, test.vocabulary.size, RunFiles(run_dir).damsm),
         config, test)
-    stream = timed(phases, "stream", workflows.pretrain_stream, config, run_dir, strategy,
+    stream = timed(phases, "stream", stages.pretrain_stream, config, run_dir, strategy,
                    epochs=FLAGS.stream_epochs, seed=FLAGS.seed, resume=FLAGS.resume,
                    verbose=verbose)
     stream["colour_swaps"] = report_stream(config, run_dir, stream["test"], test)
-    gan = timed(phases, "mirrorgan", workflows.train_mirrorgan, gan_config(config), run_dir,
+    gan = timed(phases, "mirrorgan", stages.train_mirrorgan, gan_config(config), run_dir,
                 strategy, steps=FLAGS.gan_steps, checkpoint_every=300, sample_every=300,
                 seed=FLAGS.seed, resume=FLAGS.resume, verbose=verbose,
                 samples=colourful_captions(test, FLAGS.rows))

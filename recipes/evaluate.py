@@ -26,7 +26,7 @@ fine-tuned birds Inception, with --inception_classes and --inception_class_indic
 (random weights: only exercises the code) or "skip".
 """
 
-import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+import mirrorgan_keras.runtime.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
 
 # isort: split
 
@@ -35,7 +35,6 @@ from pathlib import Path
 
 from absl import app, flags
 
-from mirrorgan_keras import run_files
 from mirrorgan_keras.data import load_split
 from mirrorgan_keras.evaluation import scoring
 from mirrorgan_keras.evaluation.captions import (
@@ -51,6 +50,7 @@ from mirrorgan_keras.evaluation.protocols import (
     check_protocol_files,
 )
 from mirrorgan_keras.models.text_to_image import TextToImage
+from mirrorgan_keras.runtime import run_files
 
 flags.DEFINE_string("run_dir", None, "The trained run.", required=True)
 flags.DEFINE_string("data_dir", None, "Data set directory (default: the run's).")

@@ -12,7 +12,7 @@ vocabulary have none; their data set's is read then (--data_dir if it moved), or
 run once with recipes/record_vocabulary.py.
 """
 
-import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+import mirrorgan_keras.runtime.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
 
 # isort: split
 

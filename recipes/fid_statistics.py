@@ -10,7 +10,7 @@ Every image of the split, centre-cropped and resized to the preset's largest gen
 Statistics published by other projects (e.g. DF-GAN's) were made from other image sets.
 """
 
-import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+import mirrorgan_keras.runtime.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
 
 # isort: split
 

@@ -18,7 +18,7 @@ captions.txt lists the file names. Every caption is checked first: when some hav
 the model's vocabulary, they are all listed and nothing is written.
 """
 
-import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+import mirrorgan_keras.runtime.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
 
 # isort: split
 
@@ -28,7 +28,7 @@ from pathlib import Path
 from absl import app, flags
 from PIL import Image
 
-from mirrorgan_keras.figures import attention_figure
+from mirrorgan_keras.evaluation.figures import attention_figure
 from mirrorgan_keras.models.text_to_image import GeneratedImages, TextToImage
 
 flags.DEFINE_string("model", None, "An exported SavedModel: a version directory or the "

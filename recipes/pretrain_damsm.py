@@ -5,7 +5,7 @@
 Writes <run_dir>/damsm.weights.h5; checkpoints every epoch and resumes by default.
 """
 
-import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+import mirrorgan_keras.runtime.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
 
 # isort: split
 
@@ -13,7 +13,7 @@ import json
 
 from absl import app, flags
 
-from mirrorgan_keras import cli, workflows
+from mirrorgan_keras.training import cli, stages
 
 cli.define_common_flags("cub")
 flags.adopt_module_key_flags(cli)  # list the shared flags in --help
@@ -29,9 +29,9 @@ def main(argv):
     if FLAGS.backbone_weights is not None:
         stage["damsm.weights"] = cli.backbone_weights(FLAGS.backbone_weights)
     config = cli.config_from_flags("damsm.batch_size", **stage)
-    summary = workflows.pretrain_damsm(config, cli.run_dir(), cli.strategy(), epochs=FLAGS.epochs,
-                                       seed=FLAGS.seed, resume=FLAGS.resume,
-                                       verbose=cli.verbosity())
+    summary = stages.pretrain_damsm(config, cli.run_dir(), cli.strategy_from_flags(),
+                                    epochs=FLAGS.epochs, seed=FLAGS.seed, resume=FLAGS.resume,
+                                    verbose=cli.verbosity())
     print(json.dumps(summary, indent=1))
 
 

@@ -6,7 +6,7 @@ Writes <run_dir>/stream.weights.h5 and prints the test cross-entropy (check it b
 training). Uses the vocabulary of the data set, the same one DAMSM uses.
 """
 
-import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+import mirrorgan_keras.runtime.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
 
 # isort: split
 
@@ -14,7 +14,7 @@ import json
 
 from absl import app, flags
 
-from mirrorgan_keras import cli, workflows
+from mirrorgan_keras.training import cli, stages
 
 cli.define_common_flags("cub")
 flags.adopt_module_key_flags(cli)  # list the shared flags in --help
@@ -30,9 +30,9 @@ def main(argv):
     if FLAGS.backbone_weights is not None:
         stage["stream.weights"] = cli.backbone_weights(FLAGS.backbone_weights)
     config = cli.config_from_flags("stream.batch_size", **stage)
-    summary = workflows.pretrain_stream(config, cli.run_dir(), cli.strategy(), epochs=FLAGS.epochs,
-                                        seed=FLAGS.seed, resume=FLAGS.resume,
-                                        verbose=cli.verbosity())
+    summary = stages.pretrain_stream(config, cli.run_dir(), cli.strategy_from_flags(),
+                                     epochs=FLAGS.epochs, seed=FLAGS.seed, resume=FLAGS.resume,
+                                     verbose=cli.verbosity())
     print(json.dumps(summary, indent=1))
 
 

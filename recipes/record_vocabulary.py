@@ -10,7 +10,7 @@ that has a vocabulary.txt keeps it; when the data set's differs, the recipe says
 nothing. See docs/training.md.
 """
 
-import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+import mirrorgan_keras.runtime.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
 
 # isort: split
 
@@ -20,7 +20,7 @@ from absl import app, flags
 
 from mirrorgan_keras.data import load_split
 from mirrorgan_keras.data.vocabulary import check_run_vocabulary
-from mirrorgan_keras.run_files import RunFiles, hold_run_lock, load_run_config
+from mirrorgan_keras.runtime.run_files import RunFiles, hold_run_lock, load_run_config
 
 flags.DEFINE_string("run_dir", None, "Run directory with config.json.", required=True)
 flags.DEFINE_string("data_dir", None, "The data set the run was trained on (default: the "

@@ -8,13 +8,13 @@ Checkpoints every --checkpoint_every steps and resumes by default; --strategy mi
 every visible GPU. See README.md for all flags.
 """
 
-import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+import mirrorgan_keras.runtime.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
 
 # isort: split
 
 from absl import app, flags
 
-from mirrorgan_keras import cli
+from mirrorgan_keras.training import cli
 
 cli.define_gan_flags("coco")
 flags.adopt_module_key_flags(cli)  # list the shared flags in --help

@@ -6,7 +6,7 @@ Generates the synthetic birds into --data_dir when they are missing, pretrains D
 when their weights are missing from the run, then trains the GAN. Resumes by default.
 """
 
-import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+import mirrorgan_keras.runtime.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
 
 # isort: split
 
@@ -14,8 +14,9 @@ import os
 
 from absl import app, flags
 
-from mirrorgan_keras import cli, run_files, workflows
 from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds
+from mirrorgan_keras.runtime import run_files
+from mirrorgan_keras.training import cli, stages
 
 cli.define_gan_flags("birds_tiny")
 flags.adopt_module_key_flags(cli)  # list the shared flags in --help
@@ -26,7 +27,8 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    strategy = cli.strategy()  # first: a multi-worker strategy must precede any TensorFlow op
+    # First: a multi-worker strategy must precede any TensorFlow op.
+    strategy = cli.strategy_from_flags()
     config = cli.config_from_flags()
     if not os.path.exists(os.path.join(config.data.data_dir, "attributes.json")):
         generate_synthetic_birds(config.data.data_dir, num_train=FLAGS.num_train,
@@ -34,15 +36,15 @@ def main(argv):
     files = run_files.RunFiles(cli.run_dir())
 
     def missing(path):  # on any worker: then all of them pretrain again (resuming)
-        return not workflows.exists_on_every_worker(path, strategy)
+        return not stages.exists_on_every_worker(path, strategy)
 
-    with cli.hold_run_lock(files.root, strategy):
+    with cli.lock_run_directory(files.root, strategy):
         if FLAGS.damsm_weights is None and missing(files.damsm):
-            workflows.pretrain_damsm(config, files.root, strategy, seed=FLAGS.seed,
-                                     verbose=cli.verbosity())
+            stages.pretrain_damsm(config, files.root, strategy, seed=FLAGS.seed,
+                                  verbose=cli.verbosity())
         if FLAGS.stream_weights is None and missing(files.stream):
-            workflows.pretrain_stream(config, files.root, strategy, seed=FLAGS.seed,
-                                      verbose=cli.verbosity())
+            stages.pretrain_stream(config, files.root, strategy, seed=FLAGS.seed,
+                                   verbose=cli.verbosity())
         cli.gan_main(argv, strategy)
 
 

@@ -9,7 +9,7 @@ worker's; no cluster = one process under the default strategy), the run configur
 - ``"step"``: one MirrorGAN step with SGD optimizers on the first batch of the real input
   pipeline; the initial state comes from ``"init"`` (.npz, written there when absent) and the
   state after the step goes to ``<out>.<index>.npz``.
-- ``"train"``: :func:`mirrorgan_keras.workflows.train_mirrorgan` into ``"run_dir"`` for
+- ``"train"``: :func:`mirrorgan_keras.training.stages.train_mirrorgan` into ``"run_dir"`` for
   ``"steps"`` steps with ``"checkpoint_every"``; each finished step is appended to
   ``"step_log"`` (one file per worker: ``<step_log>.<index>``). The worker whose index is
   ``"pause_index"`` stops after step ``"pause_at"``: it writes ``"marker"`` and waits to be
@@ -29,11 +29,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mirrorgan_keras import distribute, training, workflows
-from mirrorgan_keras.checkpoint import training_state
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data import load_split, make_config_dataset
 from mirrorgan_keras.models import DAMSM, STREAM, MirrorGAN
+from mirrorgan_keras.runtime import distribute
+from mirrorgan_keras.runtime.checkpoint import training_state
+from mirrorgan_keras.training import stages
+from mirrorgan_keras.training.fit import fit_resumable
 
 PAUSE_SECONDS = 120
 
@@ -87,14 +89,14 @@ class StepLog(keras.callbacks.Callback):
 
 
 def _fit_with(callback):
-    """``training.fit_resumable`` with ``callback`` added to its callbacks."""
-    signature = inspect.signature(training.fit_resumable)
+    """``fit_resumable`` with ``callback`` added to its callbacks."""
+    signature = inspect.signature(fit_resumable)
 
     def fit(*args, **kwargs):
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
         bound.arguments["callbacks"] = [*bound.arguments["callbacks"], callback]
-        return training.fit_resumable(*bound.args, **bound.kwargs)
+        return fit_resumable(*bound.args, **bound.kwargs)
 
     return fit
 
@@ -103,14 +105,14 @@ def train(job: dict, strategy: tf.distribute.Strategy):
     """Mode "train" (see the module docstring)."""
     index = job.get("index", 0)
     pause = job.get("pause_at") if job.get("pause_index") == index else None
-    workflows.fit_resumable = _fit_with(
+    stages.fit_resumable = _fit_with(
         StepLog(f"{job['step_log']}.{index}", pause, job.get("marker"))
     )
     config = MirrorGANConfig.from_dict(job["config"])
-    workflows.train_mirrorgan(config, job["run_dir"], strategy, steps=job["steps"],
-                              checkpoint_every=job["checkpoint_every"],
-                              sample_every=job["checkpoint_every"], damsm_weights=job["damsm"],
-                              stream_weights=job["stream"], verbose=0)
+    stages.train_mirrorgan(config, job["run_dir"], strategy, steps=job["steps"],
+                           checkpoint_every=job["checkpoint_every"],
+                           sample_every=job["checkpoint_every"], damsm_weights=job["damsm"],
+                           stream_weights=job["stream"], verbose=0)
 
 
 def main(job: dict):

@@ -1,8 +1,9 @@
 import numpy as np
 from PIL import Image
 
-from mirrorgan_keras.callbacks import SampleGrid, sample_captions
 from mirrorgan_keras.data.vocabulary import Vocabulary
+from mirrorgan_keras.training.callbacks import SampleGrid
+from mirrorgan_keras.training.samples import sample_captions
 from tests.models.factories import (
     batches_from,
     build_damsm,

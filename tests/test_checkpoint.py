@@ -4,8 +4,12 @@ import keras
 import numpy as np
 import pytest
 
-from mirrorgan_keras.checkpoint import CheckpointMismatchError, TrainingCheckpoint, latest_step
-from mirrorgan_keras.run_files import FORMAT_VERSION, WeightsFormatError
+from mirrorgan_keras.runtime.checkpoint import (
+    CheckpointMismatchError,
+    TrainingCheckpoint,
+    latest_step,
+)
+from mirrorgan_keras.runtime.run_files import FORMAT_VERSION, WeightsFormatError
 
 
 def _variables(seed=0, shapes=((3, 2), (4,))):

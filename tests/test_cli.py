@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from absl import flags
 
-from mirrorgan_keras.cli import parse_overrides
-from mirrorgan_keras.precision import cpu_has_native_bfloat16
+from mirrorgan_keras.runtime.precision import cpu_has_native_bfloat16
+from mirrorgan_keras.training.cli import parse_overrides
 from tests.test_quiet_tensorflow import NOISE
 
 ROOT = Path(__file__).resolve().parents[1]

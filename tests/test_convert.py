@@ -141,8 +141,9 @@ def test_whole_generator_matches(converted_generator, batch, padded):
     state, _, _, generator, sentence_attention = converted_generator
     inputs = reference_inputs(batch, words=7, padded=padded, seed=batch)
     outputs = run_reference_generator(state, inputs, sentence_attention)
-    sentence, words, word_mask, z, eps = keras_inputs(inputs)
-    got = generator(sentence, words, word_mask, noise=z, condition_noise=eps, training=False)
+    sentence, words, word_mask, z, condition_noise = keras_inputs(inputs)
+    got = generator(sentence, words, word_mask, noise=z, condition_noise=condition_noise,
+                    training=False)
     for image, want in zip(got["images"], outputs["images"], strict=True):
         assert_close(image, nhwc(want))
     for maps, want in zip(got["attention"], outputs["attention"], strict=True):
@@ -392,7 +393,7 @@ def test_convert_export_generate_from_raw_text(reference_files, tmp_path):
     np.savez(tmp_path / "noise.npz", noise=noise, condition_noise=condition_noise)
     run_python(["-c", f"""
 import numpy as np, tensorflow as tf
-from mirrorgan_keras.export import load_exported
+from mirrorgan_keras.models.export import load_exported
 inputs = np.load({str(tmp_path / 'noise.npz')!r})
 outputs = load_exported({str(run / 'export')!r}).signatures["generate_from_noise"](
     captions=tf.constant({CAPTIONS!r}), noise=tf.constant(inputs["noise"]),
@@ -440,11 +441,12 @@ def test_discriminators_must_follow_the_generator_stages(reference_files):
 
 @pytest.mark.slow
 def test_gan_training_starts_from_the_converted_networks(reference_files, tmp_path):
-    from mirrorgan_keras import run_files, workflows
     from mirrorgan_keras.config import get_preset, override
     from mirrorgan_keras.convert import ReferenceCheckpoints, convert_reference_run
     from mirrorgan_keras.data import load_split
     from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds
+    from mirrorgan_keras.runtime import run_files
+    from mirrorgan_keras.training import stages
 
     root, _, _, _ = reference_files
     data_dir = tmp_path / "birds"
@@ -464,8 +466,8 @@ def test_gan_training_starts_from_the_converted_networks(reference_files, tmp_pa
     config = override(run_files.load_run_config(run), {
         "data.dataset": "synthetic_birds", "data.data_dir": str(data_dir),
         "train.lambda_stream": 0.0, "train.batch_size": 2})
-    workflows.train_mirrorgan(config, run, steps=1, checkpoint_every=1, sample_every=1,
-                              verbose=0)
+    stages.train_mirrorgan(config, run, steps=1, checkpoint_every=1, sample_every=1,
+                           verbose=0)
     start = checkpoint_arrays(run / "initial_gan" / "ckpt-000000000")
     trained = checkpoint_arrays(run / "checkpoints" / "mirrorgan" / "ckpt-000000001")
     assert {name.split("/")[0] for name in start} == {

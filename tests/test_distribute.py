@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mirrorgan_keras import distribute
-from mirrorgan_keras.checkpoint import training_state
+from mirrorgan_keras.runtime import distribute
+from mirrorgan_keras.runtime.checkpoint import training_state
 from tests.models.factories import (
     batches_from,
     build_damsm,

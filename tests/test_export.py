@@ -10,10 +10,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from mirrorgan_keras.data.pipeline import to_uint8
 from mirrorgan_keras.data.vocabulary import Vocabulary
-from mirrorgan_keras.export import export_saved_model, latest_export, load_exported, next_version
-from mirrorgan_keras.figures import to_uint8
 from mirrorgan_keras.models import GLAMGenerator
+from mirrorgan_keras.models.export import (
+    export_saved_model,
+    latest_export,
+    load_exported,
+    next_version,
+)
 from mirrorgan_keras.models.text_to_image import TextToImageModule
 from tests.models.factories import VOCAB, build_damsm, tiny_config
 

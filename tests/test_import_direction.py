@@ -1,15 +1,25 @@
-"""The package's import graph, read from the source with ``ast``: layers ← models ←
-workflows ← recipes; data, losses, config and the runtime below the models; evaluation uses
-models and data, never the workflows."""
+"""The package's import graph, read from the source with ``ast``: every import points down
+the levels of :data:`LEVELS` (config ← runtime ← data, layers, losses ← models ← convert ←
+evaluation ← training ← recipes), never up; within training only the recipes' flag helpers call
+the stages; no cycle."""
 
 import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "mirrorgan_keras"
-RECIPE_LEVEL = {"mirrorgan_keras.cli"}  # the recipes' flag helpers: may call the workflows
-BELOW_MODELS = ("config", "run_files", "data", "layers", "losses", "distribute", "precision",
-                "checkpoint", "training", "callbacks", "profiling", "figures")
-MODELS_AND_ABOVE = ("models", "evaluation", "export", "convert", "workflows", "cli")
+# The package's top-level parts, lowest first; a module may import its own part, any part of a
+# lower level, and nothing of its own level's other parts or above.
+LEVELS = (
+    ("config",),
+    ("runtime",),  # run files, checkpoints, strategies, precision, quiet TensorFlow
+    ("data", "layers", "losses"),
+    ("models",),
+    ("convert",),
+    ("evaluation",),
+    ("training",),  # the stages, resumable fit, callbacks, the recipes' flags
+)
+TOP_LEVEL_MODULES = {"mirrorgan_keras", "mirrorgan_keras.config", "mirrorgan_keras.losses"}
+STAGE_CALLERS = {"mirrorgan_keras.training.cli"}  # the recipes' flag helpers (gan_main)
 
 
 def module_files() -> dict[str, Path]:
@@ -40,9 +50,15 @@ def import_graph() -> dict[str, set[str]]:
     return graph
 
 
-def within(module: str, parts) -> bool:
-    return any(module == f"mirrorgan_keras.{part}"
-               or module.startswith(f"mirrorgan_keras.{part}.") for part in parts)
+def part(module: str) -> str:
+    """``mirrorgan_keras.models.damsm`` → ``models``; a top-level module is its own part."""
+    return (module.split(".") + [""])[1] or module
+
+
+def level(module: str) -> int:
+    found = [i for i, parts in enumerate(LEVELS) if part(module) in parts]
+    assert found, f"{module} is in no level of LEVELS"
+    return found[0]
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -64,22 +80,35 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def test_only_the_recipe_level_imports_the_workflows():
+def test_every_part_of_the_package_has_a_level():
+    for module in import_graph():
+        if module != "mirrorgan_keras":
+            level(module)
+
+
+def test_the_top_level_holds_only_the_config_and_the_losses():
+    loose = {module for module in module_files() if module.count(".") == 1
+             and not (PACKAGE / module.split(".")[1]).is_dir()}
+    assert loose | {"mirrorgan_keras"} == TOP_LEVEL_MODULES
+
+
+def test_every_import_points_down_the_levels():
+    wrong = sorted((module, other) for module, imported in import_graph().items()
+                   if module != "mirrorgan_keras" for other in imported
+                   if part(other) != part(module) and level(other) >= level(module))
+    assert wrong == []
+
+
+def test_only_the_recipe_level_calls_the_stages():
     importers = {module for module, imported in import_graph().items()
-                 if "mirrorgan_keras.workflows" in imported}
-    assert importers <= RECIPE_LEVEL
-
-
-def test_nothing_below_the_models_imports_them_or_anything_above():
-    wrong = {module: sorted(other for other in imported if within(other, MODELS_AND_ABOVE))
-             for module, imported in import_graph().items() if within(module, BELOW_MODELS)}
-    assert not {module: others for module, others in wrong.items() if others}
+                 if "mirrorgan_keras.training.stages" in imported}
+    assert importers <= STAGE_CALLERS
 
 
 def test_the_graph_reader_sees_imports():
     graph = import_graph()
-    assert "mirrorgan_keras.run_files" in graph["mirrorgan_keras.checkpoint"]
-    assert "mirrorgan_keras.workflows" in graph["mirrorgan_keras.cli"]  # inside a function
+    assert "mirrorgan_keras.runtime.run_files" in graph["mirrorgan_keras.runtime.checkpoint"]
+    assert "mirrorgan_keras.training.stages" in graph["mirrorgan_keras.training.cli"]  # in a def
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
 
 

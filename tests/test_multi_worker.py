@@ -26,11 +26,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mirrorgan_keras import run_files
 from mirrorgan_keras.config import override
 from mirrorgan_keras.data import load_split
 from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds
 from mirrorgan_keras.models import DAMSM, STREAM
+from mirrorgan_keras.runtime import run_files
 from tests import multi_worker_script
 from tests.models.factories import tiny_config
 

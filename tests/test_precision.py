@@ -1,6 +1,6 @@
 import pytest
 
-from mirrorgan_keras.precision import cpu_has_native_bfloat16
+from mirrorgan_keras.runtime.precision import cpu_has_native_bfloat16
 
 X86_AVX2 = "processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu sse2 avx2 avx512f fma\n"
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mirrorgan_keras.profiling import (
+from benchmarks.profiling import (
     MatmulReference,
     graph_flops,
     peak_memory_bytes,

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from mirrorgan_keras.quiet_tensorflow import hidden_at
+from mirrorgan_keras.runtime.quiet_tensorflow import hidden_at
 
 ROOT = Path(__file__).resolve().parents[1]
 NOISE = ("oneDNN custom operations", "cuda drivers", "cuInit", "absl::InitializeLog")
 SCRIPT = """
 import warnings
-import mirrorgan_keras.quiet_tensorflow
+import mirrorgan_keras.runtime.quiet_tensorflow
 import tensorflow as tf
 print(int(tf.constant(1) + 1))
 warnings.warn("a warning that matters")
@@ -74,7 +74,7 @@ def test_the_import_is_filtered_at_the_level_the_user_set_or_3(tmp_path, level, 
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)}
     if level is not None:
         env["TF_CPP_MIN_LOG_LEVEL"] = level
-    script = "import mirrorgan_keras.quiet_tensorflow; import tensorflow"
+    script = "import mirrorgan_keras.runtime.quiet_tensorflow; import tensorflow"
     result = subprocess.run([sys.executable, "-c", script],
                             capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
     assert result.returncode == 0, result.stderr

@@ -12,9 +12,9 @@ import keras
 import numpy as np
 import pytest
 
-from mirrorgan_keras import run_files
 from mirrorgan_keras.config import get_preset, override
-from mirrorgan_keras.run_files import (
+from mirrorgan_keras.runtime import run_files
+from mirrorgan_keras.runtime.run_files import (
     FORMAT_VERSION,
     RunConfigMismatchError,
     RunDirectoryLockedError,
@@ -33,7 +33,7 @@ from mirrorgan_keras.run_files import (
 # Takes the lock of the run directory argv[1] (worker argv[2] when given), says so, then waits.
 LOCKING_PROCESS = """
 import sys, time
-from mirrorgan_keras.run_files import RunFiles, hold_run_lock
+from mirrorgan_keras.runtime.run_files import RunFiles, hold_run_lock
 with hold_run_lock(RunFiles(sys.argv[1], *sys.argv[2:])):
     print("locked", flush=True)
     time.sleep(120)

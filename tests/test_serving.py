@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2
 
-from mirrorgan_keras.export import load_exported
+from mirrorgan_keras.models.export import load_exported
 from mirrorgan_keras.models.text_to_image import TextToImage
 
 CAPTIONS = ["this bird has a red crown and blue wings", "a yellow bird"]

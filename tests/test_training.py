@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from mirrorgan_keras import distribute
-from mirrorgan_keras.checkpoint import TrainingCheckpoint, latest_step, training_state
-from mirrorgan_keras.training import fit_resumable, resume_step
+from mirrorgan_keras.runtime import distribute
+from mirrorgan_keras.runtime.checkpoint import TrainingCheckpoint, latest_step, training_state
+from mirrorgan_keras.training.fit import fit_resumable, resume_step
 from tests.models.factories import (
     batches_from,
     build_damsm,

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mirrorgan_keras import distribute, run_files, workflows
 from mirrorgan_keras.config import override
 from mirrorgan_keras.data import DatasetLayoutError, load_split
 from mirrorgan_keras.data.synthetic_birds import COLOURS, generate_synthetic_birds
@@ -25,7 +24,9 @@ from mirrorgan_keras.evaluation import (
 )
 from mirrorgan_keras.models import DAMSM, STREAM, GLAMGenerator
 from mirrorgan_keras.models.text_to_image import TextToImage
-from mirrorgan_keras.run_files import RunConfigMismatchError, RunDirectoryLockedError
+from mirrorgan_keras.runtime import distribute, run_files
+from mirrorgan_keras.runtime.run_files import RunConfigMismatchError, RunDirectoryLockedError
+from mirrorgan_keras.training import stages
 from tests.models.factories import tiny_config
 from tests.test_run_files import lock_held_by_another_process
 
@@ -47,13 +48,13 @@ def test_three_stages_write_their_files_and_resume(config, tmp_path, caplog):
     leftover, user_file = tmp_path / ".0badf00d-generator_ema.weights.h5", tmp_path / ".notes"
     leftover.touch()  # a kill during the final save of an earlier run
     user_file.touch()
-    damsm = workflows.pretrain_damsm(config, tmp_path, epochs=1, verbose=0)
+    damsm = stages.pretrain_damsm(config, tmp_path, epochs=1, verbose=0)
     assert not leftover.exists() and user_file.exists()
     train = load_split(config.data, config.text, "train")
     assert Vocabulary.load(str(tmp_path / "vocabulary.txt")) == train.vocabulary
-    stream = workflows.pretrain_stream(config, tmp_path, epochs=1, verbose=0)
-    gan = workflows.train_mirrorgan(config, tmp_path, steps=2, checkpoint_every=1,
-                                    sample_every=1, verbose=0)
+    stream = stages.pretrain_stream(config, tmp_path, epochs=1, verbose=0)
+    gan = stages.train_mirrorgan(config, tmp_path, steps=2, checkpoint_every=1,
+                                 sample_every=1, verbose=0)
     files = run_files.RunFiles(tmp_path)
     for path in (files.damsm, files.stream, files.generator, files.samples / "step_0000002.png"):
         assert path.exists(), path
@@ -65,8 +66,8 @@ def test_three_stages_write_their_files_and_resume(config, tmp_path, caplog):
     assert gan["steps"] == 2 and "g_loss" in gan["train"]
     recorded = json.loads(files.config.read_text())
     assert recorded["config"]["generator"]["ngf"] == 8 and recorded["vocab_size"] > 10
-    workflows.train_mirrorgan(config, tmp_path, steps=3, checkpoint_every=1, sample_every=1,
-                              verbose=0)  # resumes at step 2
+    stages.train_mirrorgan(config, tmp_path, steps=3, checkpoint_every=1, sample_every=1,
+                           verbose=0)  # resumes at step 2
     assert sorted(p.name for p in files.checkpoints("mirrorgan").iterdir())[-1] == "ckpt-000000003"
     test = load_split(config.data, config.text, "test")
     scores = redescription_loss(config, tmp_path, test, count=8, batch_size=4)
@@ -90,7 +91,7 @@ def trained_run(config, tmp_path_factory):
     vocab_size = load_split(config.data, config.text, "train").vocabulary.size
     run_files.save_weights(DAMSM.from_mirrorgan_config(config, vocab_size),
                            run_files.RunFiles(run).damsm)
-    workflows.train_mirrorgan(config, run, steps=1, verbose=0)
+    stages.train_mirrorgan(config, run, steps=1, verbose=0)
     return run
 
 
@@ -159,7 +160,7 @@ def test_a_stage_refuses_data_whose_vocabulary_is_not_the_runs(config, tmp_path)
             rf"vocabulary\.txt is not the vocabulary of the data set in {config.data.data_dir}: "
             rf"id 1 is '{tokens[2]}' in the run, '{tokens[1]}' in the data set "
             rf"\({len(tokens)} and {len(tokens)} ids\)")):
-        workflows.train_mirrorgan(config, tmp_path, steps=1, verbose=0)
+        stages.train_mirrorgan(config, tmp_path, steps=1, verbose=0)
     assert not (tmp_path / "config.json").exists()
 
 
@@ -168,20 +169,20 @@ def test_missing_data_set_says_where_to_get_it(config, tmp_path):
         config.data, dataset="cub", data_dir=str(tmp_path / "nowhere")))
     with pytest.raises(DatasetLayoutError, match=r"CUB-200-2011.*\(docs/data\.md, section "
                                                   r"How to obtain them\)"):
-        workflows.pretrain_damsm(missing, tmp_path / "run", epochs=1, verbose=0)
+        stages.pretrain_damsm(missing, tmp_path / "run", epochs=1, verbose=0)
     assert not (tmp_path / "run").exists()
 
 
 def test_gan_without_pretrained_encoders_names_the_recipe(config, tmp_path):
     with pytest.raises(FileNotFoundError, match="pretrain_damsm.py"):
-        workflows.train_mirrorgan(config, tmp_path, steps=1, verbose=0)
+        stages.train_mirrorgan(config, tmp_path, steps=1, verbose=0)
 
 
 
 def test_a_stage_refuses_a_run_directory_that_another_process_trains_in(config, tmp_path):
     with lock_held_by_another_process(tmp_path) as holder, pytest.raises(
             RunDirectoryLockedError, match=f"pid {holder.pid} on host"):
-        workflows.pretrain_damsm(config, tmp_path, epochs=1, verbose=0)
+        stages.pretrain_damsm(config, tmp_path, epochs=1, verbose=0)
     assert [p.name for p in tmp_path.iterdir()] == [".lock"]  # no config.json
 
 
@@ -194,8 +195,8 @@ def test_one_seed_gives_one_generator_another_seed_another(config, tmp_path):
     run_files.save_weights(DAMSM.from_mirrorgan_config(config, vocab_size), damsm_weights)
 
     def generator_after_a_step(run: str, seed: int) -> list:
-        workflows.train_mirrorgan(config, tmp_path / run, steps=1, seed=seed, verbose=0,
-                                  damsm_weights=damsm_weights)
+        stages.train_mirrorgan(config, tmp_path / run, steps=1, seed=seed, verbose=0,
+                               damsm_weights=damsm_weights)
         path = run_files.RunFiles(tmp_path / run).generator
         return GLAMGenerator.from_mirrorgan_config(config, path).get_weights()
 
@@ -216,7 +217,7 @@ def test_a_stage_refuses_a_config_that_does_not_fit_the_runs_weights(config, tmp
                                                      r"Give the run's values: --set "
                                                      r"text\.embedding_dim=32 --set "
                                                      r"generator\.ngf=16"):
-        workflows.pretrain_stream(config, tmp_path, epochs=1, verbose=0)
+        stages.pretrain_stream(config, tmp_path, epochs=1, verbose=0)
     assert run_files.load_run_config(tmp_path) == converted
 
 
@@ -227,8 +228,8 @@ def test_word_pretraining_leaves_the_cnn_as_the_config_says(config, freeze):
     train = load_split(config.data, config.text, "train")
     stream = STREAM.from_mirrorgan_config(config, train.vocabulary.size)
     before = [np.array(w) for w in stream.encoder.backbone.weights]
-    workflows._pretrain_backbone_on_words(stream, config, train, distribute.make_strategy(),
-                                          seed=0, verbose=0)
+    stages._pretrain_backbone_on_words(stream, config, train, distribute.make_strategy(),
+                                       seed=0, verbose=0)
     after = stream.encoder.backbone.weights
     assert any(not np.allclose(b, a) for b, a in zip(before, after, strict=True))  # it trained
     assert stream.encoder.backbone.trainable is (not freeze)

@@ -35,7 +35,7 @@ from mirrorgan_keras.convert.state_dict import (
     vector,
 )
 from mirrorgan_keras.layers.torch_inception import fid_inception_v3, torchvision_inception_v3
-from mirrorgan_keras.run_files import atomic_path
+from mirrorgan_keras.runtime.run_files import atomic_path
 
 TORCH_SUFFIX = ".pth"
 KERAS_SUFFIX = ".weights.h5"

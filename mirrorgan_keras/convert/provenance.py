@@ -14,7 +14,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from mirrorgan_keras.run_files import atomic_path
+from mirrorgan_keras.runtime.run_files import atomic_path
 
 HASH_CHUNK = 1 << 20
 SOURCE_SUFFIX = ".source.json"

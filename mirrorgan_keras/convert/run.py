@@ -1,6 +1,6 @@
 """Reference checkpoints → a run directory that the recipes accept as is.
 
-What a converted run holds (the names of :class:`~mirrorgan_keras.run_files.RunFiles`):
+What a converted run holds (the names of :class:`~mirrorgan_keras.runtime.run_files.RunFiles`):
 
 ```
 config.json                the preset ("cub" or "coco") with the sizes read from the tensors,
@@ -41,7 +41,7 @@ from mirrorgan_keras.convert.gan import (
 from mirrorgan_keras.convert.state_dict import CheckpointConversionError, load_state_dict
 from mirrorgan_keras.data.vocabulary import Vocabulary, read_captions_pickle
 from mirrorgan_keras.models import DAMSM, GLAMGenerator, save_initial_state
-from mirrorgan_keras.run_files import RunFiles, save_weights, write_run_config
+from mirrorgan_keras.runtime.run_files import RunFiles, save_weights, write_run_config
 
 
 @dataclasses.dataclass(frozen=True)

@@ -39,7 +39,7 @@ from mirrorgan_keras.layers.slim_inception import (
     scope_of,
     slim_inception_v3,
 )
-from mirrorgan_keras.run_files import atomic_path
+from mirrorgan_keras.runtime.run_files import atomic_path
 
 SHADOW_SUFFIX = "/ExponentialMovingAverage"
 LOGITS_BIASES = "logits/logits/biases"

@@ -8,6 +8,12 @@ Typical use::
     dataset = make_config_dataset(records, config, "gan", training=True, seed=0)
     model.fit(dataset, steps_per_epoch=steps_per_epoch(records, config.train.batch_size))
 
+Two forms each, by what the caller holds: ``read_dataset(data_dir, dataset, split, text)`` and
+``load_split(config.data, config.text, split)`` read a split (a ``DatasetSplit``);
+``make_dataset(records, batch_size, image_sizes, words_num, ...)`` and
+``make_config_dataset(records, config, purpose, ...)`` batch it, the second with the batch size
+and image sizes that ``config`` gives the purpose ("gan", "damsm", "stream").
+
 The names below are imported lazily on first use, so that importing a light submodule (e.g.
 ``mirrorgan_keras.data.synthetic_birds`` in spawned worker processes) does not load TensorFlow.
 """
@@ -21,7 +27,7 @@ _EXPORTS = {
     "read_cub": "cub",
     "read_cub_bboxes": "cub",
     "DATASETS": "datasets",
-    "load_dataset_records": "datasets",
+    "read_dataset": "datasets",
     "load_split": "datasets",
     "FolderBuildReport": "folder",
     "build_from_folder": "folder",
@@ -34,6 +40,7 @@ _EXPORTS = {
     "make_dataset": "pipeline",
     "sample_caption": "pipeline",
     "steps_per_epoch": "pipeline",
+    "to_uint8": "pipeline",
     "DatasetSplit": "records",
     "ReadOptions": "records",
     "CaptionTokenizer": "tokenizer",

@@ -1,4 +1,6 @@
-"""One entry point for all data sets: ``load_dataset_records`` dispatches on the data set name."""
+"""One entry point for all data sets, in two forms: :func:`read_dataset` takes the data set's
+directory and name (and dispatches to :func:`~mirrorgan_keras.data.cub.read_cub` or
+:func:`~mirrorgan_keras.data.coco.read_coco`), :func:`load_split` takes them from a config."""
 
 from __future__ import annotations
 
@@ -9,10 +11,10 @@ from mirrorgan_keras.data.records import DatasetSplit, ReadOptions
 
 CUB_LIKE = ("cub", "synthetic_birds")  # DataConfig.dataset names read with the CUB layout
 
-__all__ = ["CUB_LIKE", "DATASETS", "load_dataset_records", "load_split"]
+__all__ = ["CUB_LIKE", "DATASETS", "read_dataset", "load_split"]
 
 
-def load_dataset_records(
+def read_dataset(
     data_dir: str,
     dataset: str,
     split: str,
@@ -21,7 +23,8 @@ def load_dataset_records(
     use_bbox: bool = True,
     options: ReadOptions | None = None,
 ) -> DatasetSplit:
-    """Reads ``split`` of a data set named as in ``DataConfig.dataset``.
+    """Reads ``split`` of the data set named ``dataset`` (as in ``DataConfig.dataset``) in
+    ``data_dir``.
 
     ``use_bbox`` applies to the CUB layout only (COCO has no boxes).
     """
@@ -36,7 +39,7 @@ def load_split(
     data_config: DataConfig, text_config: TextConfig, split: str,
     options: ReadOptions | None = None,
 ) -> DatasetSplit:
-    """``load_dataset_records`` with the settings of a config, e.g.
+    """:func:`read_dataset` with the directory, name and box setting of ``data_config``, e.g.
     ``load_split(config.data, config.text, "train")``."""
-    return load_dataset_records(data_config.data_dir, data_config.dataset, split, text_config,
+    return read_dataset(data_config.data_dir, data_config.dataset, split, text_config,
                                 use_bbox=data_config.use_bbox, options=options)

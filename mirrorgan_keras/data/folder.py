@@ -41,7 +41,7 @@ from PIL import Image
 from mirrorgan_keras.data.coco import COCO_LAYOUT
 from mirrorgan_keras.data.layout import NotTextError, image_problem, read_text
 from mirrorgan_keras.data.text import tokenize
-from mirrorgan_keras.run_files import atomic_path
+from mirrorgan_keras.runtime.run_files import atomic_path
 
 logger = logging.getLogger(__name__)
 

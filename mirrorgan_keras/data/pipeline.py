@@ -36,6 +36,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data.records import DatasetSplit
@@ -124,7 +125,7 @@ def make_config_dataset(
     epochs: int | None = None,
     start_step: int = 0,
 ) -> tf.data.Dataset:
-    """:func:`make_dataset` with the sizes of ``purpose`` in ``config``.
+    """:func:`make_dataset` with the batch size and image sizes of ``purpose`` in ``config``.
 
     ``"gan"``: the generator's image sizes and ``train.batch_size``; ``"damsm"`` /
     ``"stream"``: the encoder's ``image_size`` and batch size of that section. Training sets
@@ -330,3 +331,12 @@ def crop_image(scaled: tf.Tensor, size: int, seed: tf.Tensor, training: bool) ->
         crop = scaled[top:top + size, left:left + size]
     crop = tf.ensure_shape(crop, [size, size, 3])
     return tf.clip_by_value(crop / 127.5 - 1.0, -1.0, 1.0)
+
+
+def to_uint8(images):
+    """Images in [-1, 1] (e.g. a generator's) → uint8 in [0, 255], rounded to nearest, same
+    shape: the inverse of the pipeline's scaling (:func:`crop_image`). Takes an array or a
+    tensor, also inside a ``tf.function`` or an exported graph; returns a tensor
+    (``np.asarray`` of it outside a graph)."""
+    scaled = (ops.cast(images, "float32") + 1.0) * 127.5 + 0.5
+    return ops.cast(ops.clip(scaled, 0.0, 255.0), "uint8")

@@ -55,7 +55,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mirrorgan_keras.run_files import atomic_path
+from mirrorgan_keras.runtime.run_files import atomic_path
 
 COLOURS = ("red", "orange", "yellow", "green", "blue", "black", "white", "brown", "grey")
 PALETTE = {

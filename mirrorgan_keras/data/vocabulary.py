@@ -14,8 +14,8 @@ Two file formats:
   id, so encoders trained on the reference vocabulary keep their ids.
 
 A run directory records its vocabulary in the first format (``vocabulary.txt``,
-:attr:`~mirrorgan_keras.run_files.RunFiles.vocabulary`): :func:`load_run_vocabulary` reads it,
-:func:`check_run_vocabulary` refuses a data set whose vocabulary differs from it.
+:attr:`~mirrorgan_keras.runtime.run_files.RunFiles.vocabulary`): :func:`load_run_vocabulary`
+reads it, :func:`check_run_vocabulary` refuses a data set whose vocabulary differs from it.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from mirrorgan_keras.data.layout import (
     load_pickle,
     require_file,
 )
-from mirrorgan_keras.run_files import RunFiles, atomic_path
+from mirrorgan_keras.runtime.run_files import RunFiles, atomic_path
 
 PAD_TOKEN = "<end>"
 UNK_TOKEN = "<unk>"

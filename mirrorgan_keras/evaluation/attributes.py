@@ -40,7 +40,7 @@ from mirrorgan_keras.data.synthetic_birds import (
 )
 from mirrorgan_keras.data.text import tokenize
 from mirrorgan_keras.evaluation._batches import map_batches
-from mirrorgan_keras.run_files import atomic_path
+from mirrorgan_keras.runtime.run_files import atomic_path
 
 ORACLE_ATTRIBUTES = ("crown", "wing", "belly", "beak", "tail", "pose")
 NOT_MENTIONED = -1  # label of an attribute that does not count

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.linalg
 
 from mirrorgan_keras.evaluation.inception import InceptionScorer, inception_score
-from mirrorgan_keras.run_files import atomic_path
+from mirrorgan_keras.runtime.run_files import atomic_path
 
 SQRTM_EPS = 1e-6
 IMAGINARY_TOLERANCE = 1e-3

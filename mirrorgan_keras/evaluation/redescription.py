@@ -19,14 +19,14 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from mirrorgan_keras.callbacks import draw_noise
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data import make_config_dataset
 from mirrorgan_keras.data.records import DatasetSplit
 from mirrorgan_keras.losses import masked_caption_loss_terms
 from mirrorgan_keras.models import DAMSM, STREAM, GLAMGenerator
 from mirrorgan_keras.models.damsm import final_images
-from mirrorgan_keras.run_files import RunFiles
+from mirrorgan_keras.models.generator import draw_noise
+from mirrorgan_keras.runtime.run_files import RunFiles
 
 # Below this gap (nats per word) between STREAM's caption cross-entropy on mismatched and on
 # true images, the captioner barely looks at the image, and the re-description loss tells the
@@ -107,9 +107,9 @@ def redescription_loss(config: MirrorGANConfig, run_dir, records: DatasetSplit, 
     for batch in dataset.take(count).batch(batch_size):
         captions = batch["captions"]
         words, sentence = damsm.text_encoder(captions, training=False)
-        noise, eps = draw_noise(generator, len(captions), rng)
+        noise, condition_noise = draw_noise(generator, len(captions), rng)
         generated = generator(sentence, words, captions != 0, noise=noise,
-                              condition_noise=eps, training=False)["images"][-1]
+                              condition_noise=condition_noise, training=False)["images"][-1]
         batches.append({"captions": captions, "images": batch["images"],
                         "class_ids": batch["class_ids"], "generated": generated})
     real, mismatched, generated = caption_losses(

@@ -25,10 +25,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mirrorgan_keras import run_files
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.convert.provenance import file_record
 from mirrorgan_keras.data import make_dataset
+from mirrorgan_keras.data.pipeline import to_uint8
 from mirrorgan_keras.data.records import DatasetSplit
 from mirrorgan_keras.data.vocabulary import check_run_vocabulary
 from mirrorgan_keras.evaluation._batches import float_batches
@@ -46,9 +46,9 @@ from mirrorgan_keras.evaluation.fid import inception_metrics, reference_statisti
 from mirrorgan_keras.evaluation.inception import InceptionScorer
 from mirrorgan_keras.evaluation.protocols import FieldNetworks
 from mirrorgan_keras.evaluation.r_precision import evaluate_r_precision
-from mirrorgan_keras.figures import to_uint8
 from mirrorgan_keras.models import DAMSM, GLAMGenerator
 from mirrorgan_keras.models.text_to_image import TextToImageModule
+from mirrorgan_keras.runtime import run_files
 
 ORACLE_TRAINING_IMAGES = 4000
 ORACLE_FILE = "attribute_oracle.keras"

@@ -11,7 +11,7 @@ from mirrorgan_keras.layers.glu import GLU
 
 @keras.saving.register_keras_serializable(package="mirrorgan_keras")
 class ConditioningAugmentation(keras.layers.Layer):
-    """Samples a condition code ``c = mu + exp(logvar / 2) * eps`` from a sentence feature.
+    """Samples a condition code ``c = mu + exp(logvar / 2) * noise`` from a sentence feature.
 
     ``Dense(4·condition_dim) → GLU`` gives ``[mu | logvar]``. The KL term that keeps the code
     close to N(0, I) is :func:`mirrorgan_keras.losses.kl_divergence` of ``(mu, logvar)``.
@@ -22,8 +22,9 @@ class ConditioningAugmentation(keras.layers.Layer):
 
     Call:
         sentence: ``[B, D]`` sentence feature.
-        noise: optional ``[B, condition_dim]`` eps; drawn from N(0, I) when omitted. Passing it
-            makes the output reproducible (serving with a seed, tests).
+        noise: optional ``[B, condition_dim]`` (ε of design.md §5.1; the generator's
+            ``condition_noise``); drawn from N(0, I) when omitted. Passing it makes the output
+            reproducible (serving with a seed, tests).
 
     Returns:
         ``(c, mu, logvar)``, each ``[B, condition_dim]``.

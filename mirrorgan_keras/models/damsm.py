@@ -5,11 +5,11 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from mirrorgan_keras import distribute
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.layers import RegionImageEncoder, SemanticTextEncoder
 from mirrorgan_keras.losses import damsm_losses
-from mirrorgan_keras.run_files import load_weights
+from mirrorgan_keras.runtime import distribute
+from mirrorgan_keras.runtime.run_files import load_weights
 
 LOSS_NAMES = ("w0", "w1", "s0", "s1")
 

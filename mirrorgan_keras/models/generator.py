@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.layers import CascadeStage, ConditioningAugmentation, ImageHead, InitialStage
-from mirrorgan_keras.run_files import load_weights
+from mirrorgan_keras.runtime.run_files import load_weights
 
 
 @keras.saving.register_keras_serializable(package="mirrorgan_keras")
@@ -20,12 +21,13 @@ class GLAMGenerator(keras.Model):
     Args:
         ngf, z_dim, condition_dim, res_blocks, stages, base_size, sentence_attention: as in
             :class:`mirrorgan_keras.config.GeneratorConfig`.
-        seed: seed of the noise (z and the CA's eps) when it is not passed in.
+        seed: seed of the noise (z and the condition noise) when it is not passed in.
 
     Call:
         sentence: ``[B, D]``; words: ``[B, T, D]``; word_mask: optional bool ``[B, T]``;
-        noise: optional z ``[B, z_dim]``; condition_noise: optional CA eps
-        ``[B, condition_dim]``. Both noises are drawn from N(0, I) when omitted.
+        noise: optional z ``[B, z_dim]``; condition_noise: optional ``[B, condition_dim]``, the
+        conditioning augmentation's noise (ε of docs/design.md §5.1). Both noises are drawn
+        from N(0, I) when omitted.
 
     Returns:
         dict with ``images`` (list of ``[B, S_i, S_i, 3]`` in [-1, 1]), ``attention`` (list of
@@ -111,3 +113,10 @@ class GLAMGenerator(keras.Model):
             "sentence_attention": self.sentence_attention,
             "seed": self.seed,
         }
+
+
+def draw_noise(generator, count: int, rng: np.random.Generator):
+    """Host-side noise for ``count`` samples: ``(noise, condition_noise)``, z ``[count, z_dim]``
+    and the conditioning augmentation's ``[count, condition_dim]``, float32 from ``rng``."""
+    return tuple(rng.standard_normal((count, width)).astype(np.float32)
+                 for width in (generator.z_dim, generator.condition_dim))

@@ -10,13 +10,13 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from mirrorgan_keras import distribute, precision
-from mirrorgan_keras.checkpoint import TrainingCheckpoint
 from mirrorgan_keras.config import MirrorGANConfig, TrainConfig
 from mirrorgan_keras.layers import RegionImageEncoder, SemanticTextEncoder, StageDiscriminator
 from mirrorgan_keras.losses import binary_cross_entropy, damsm_losses
 from mirrorgan_keras.models.generator import GLAMGenerator
 from mirrorgan_keras.models.stream import STREAM
+from mirrorgan_keras.runtime import distribute, precision
+from mirrorgan_keras.runtime.checkpoint import TrainingCheckpoint
 
 
 class MirrorGAN(keras.Model):
@@ -217,7 +217,8 @@ class MirrorGAN(keras.Model):
         return self._track(losses)
 
     def replica_noise(self, local_batch):
-        """(z, CA eps) for this replica's rows of the global batch, from ``(seed, step)``."""
+        """(noise, condition_noise) for this replica's rows of the global batch, from
+        ``(seed, step)``."""
         replicas = distribute.replica_context().num_replicas_in_sync
         step = tf.cast(self.generator_optimizer.iterations, tf.int64)
         base = tf.constant(self.seed, tf.int64)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from mirrorgan_keras import distribute
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.layers import CaptionDecoder, CaptionImageEncoder
 from mirrorgan_keras.losses import masked_caption_loss_terms
 from mirrorgan_keras.models.damsm import final_images
-from mirrorgan_keras.run_files import load_weights
+from mirrorgan_keras.runtime import distribute
+from mirrorgan_keras.runtime.run_files import load_weights
 
 
 @keras.saving.register_keras_serializable(package="mirrorgan_keras")

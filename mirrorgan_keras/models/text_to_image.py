@@ -27,7 +27,7 @@ it but is not a serving signature.
 :class:`TextToImage` runs that graph, in memory (:meth:`TextToImage.from_run`) or loaded from
 an export (:meth:`TextToImage.from_export`), with NumPy in and out; both give the same images
 for the same captions and seed. Writing and loading the SavedModel is
-:mod:`mirrorgan_keras.export`.
+:mod:`mirrorgan_keras.models.export`.
 """
 
 from __future__ import annotations
@@ -43,16 +43,16 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from mirrorgan_keras import export
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data import DatasetLayoutError, load_split
+from mirrorgan_keras.data.pipeline import to_uint8
 from mirrorgan_keras.data.tokenizer import CaptionTokenizer
 from mirrorgan_keras.data.vocabulary import Vocabulary, load_run_vocabulary
-from mirrorgan_keras.figures import to_uint8
 from mirrorgan_keras.layers import SemanticTextEncoder
+from mirrorgan_keras.models import export
 from mirrorgan_keras.models.damsm import DAMSM
 from mirrorgan_keras.models.generator import GLAMGenerator
-from mirrorgan_keras.run_files import RunFiles, load_run_config, require_run_file
+from mirrorgan_keras.runtime.run_files import RunFiles, load_run_config, require_run_file
 
 logger = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ class TextToImage:
 
     Args:
         graph: a :class:`TextToImageModule`, or the SavedModel of one loaded with
-            :func:`mirrorgan_keras.export.load_exported`.
+            :func:`mirrorgan_keras.models.export.load_exported`.
         config: the run's configuration, recorded in the exports' metadata.
 
     Example::
@@ -293,7 +293,7 @@ class TextToImage:
 
     def export(self, export_dir: str | os.PathLike, version: int | None = None) -> Path:
         """Writes the versioned SavedModel ``<export_dir>/<version>/`` (``version`` defaults to
-        one above the highest; see :func:`mirrorgan_keras.export.export_saved_model`) and
+        one above the highest; see :func:`mirrorgan_keras.models.export.export_saved_model`) and
         returns its path. Only a model built in memory (:meth:`from_run`) can be exported."""
         if not isinstance(self.graph, TextToImageModule):
             raise TypeError("this model was loaded from an export: copy its directory instead")

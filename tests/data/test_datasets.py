@@ -3,19 +3,19 @@ import dataclasses
 import pytest
 
 from mirrorgan_keras.config import get_preset
-from mirrorgan_keras.data.datasets import load_dataset_records, load_split
+from mirrorgan_keras.data.datasets import load_split, read_dataset
 from tests.data.conftest import TEXT
 
 
 @pytest.mark.parametrize("dataset", ["cub", "synthetic_birds"])
 def test_cub_like_names_use_the_cub_reader(cub_tree, dataset):
-    records = load_dataset_records(cub_tree, dataset, "train", TEXT)
+    records = read_dataset(cub_tree, dataset, "train", TEXT)
     assert records.bboxes is not None and len(records) == 3
-    assert load_dataset_records(cub_tree, dataset, "train", TEXT, use_bbox=False).bboxes is None
+    assert read_dataset(cub_tree, dataset, "train", TEXT, use_bbox=False).bboxes is None
 
 
 def test_coco_name_uses_the_coco_reader(coco_tree):
-    assert load_dataset_records(coco_tree, "coco", "test", TEXT).bboxes is None
+    assert read_dataset(coco_tree, "coco", "test", TEXT).bboxes is None
 
 
 def test_load_split_reads_the_config_settings(cub_tree):
@@ -27,9 +27,9 @@ def test_load_split_reads_the_config_settings(cub_tree):
 
 def test_unknown_dataset_is_rejected(cub_tree):
     with pytest.raises(ValueError, match="unknown dataset 'flowers'"):
-        load_dataset_records(cub_tree, "flowers", "train", TEXT)
+        read_dataset(cub_tree, "flowers", "train", TEXT)
 
 
 def test_the_earlier_name_birds_says_to_write_cub(cub_tree):
     with pytest.raises(ValueError, match='"birds" is now "cub"'):
-        load_dataset_records(cub_tree, "birds", "train", TEXT)
+        read_dataset(cub_tree, "birds", "train", TEXT)

@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_reading_a_data_set_does_not_import_tensorflow(tmp_path):
     script = textwrap.dedent(f"""
         import sys
-        from mirrorgan_keras import config, run_files
+        from mirrorgan_keras import config
+        from mirrorgan_keras.runtime import run_files
         from mirrorgan_keras.data import coco, cub, datasets, folder, layout, records, text
         from mirrorgan_keras.data import vocabulary, load_split
         from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds

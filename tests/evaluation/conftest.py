@@ -2,10 +2,10 @@
 
 import pytest
 
-from mirrorgan_keras import workflows
 from mirrorgan_keras.config import override
 from mirrorgan_keras.data import load_split
 from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds
+from mirrorgan_keras.training import stages
 from tests.models.factories import tiny_config
 
 
@@ -20,6 +20,6 @@ def run(tmp_path_factory):
         "data.dataset": "synthetic_birds", "data.data_dir": str(root / "data"),
         "text.words_num": 18, "train.batch_size": 4, "damsm.batch_size": 4,
         "train.lambda_stream": 0.0, "train.lambda_damsm": 0.0})
-    workflows.pretrain_damsm(config, root / "run", epochs=1, verbose=0)
-    workflows.train_mirrorgan(config, root / "run", steps=1, verbose=0)
+    stages.pretrain_damsm(config, root / "run", epochs=1, verbose=0)
+    stages.train_mirrorgan(config, root / "run", steps=1, verbose=0)
     return root / "run", config, load_split(config.data, config.text, "test")

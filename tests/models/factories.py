@@ -19,7 +19,7 @@ from mirrorgan_keras.config import (
 )
 from mirrorgan_keras.data.vocabulary import Vocabulary
 from mirrorgan_keras.models import DAMSM, STREAM, GLAMGenerator, MirrorGAN, adam_optimizers
-from mirrorgan_keras.run_files import RunFiles, save_weights, write_run_config
+from mirrorgan_keras.runtime.run_files import RunFiles, save_weights, write_run_config
 
 VOCAB = 30
 # The words of the README's quick-start caption, then fillers: VOCAB ids with <end> and <unk>.

@@ -2,8 +2,8 @@ import keras
 import numpy as np
 import pytest
 
-from mirrorgan_keras import precision
 from mirrorgan_keras.models import DAMSMLearningRate
+from mirrorgan_keras.runtime import precision
 from tests.models.factories import batches_from, build_damsm, tiny_config
 
 

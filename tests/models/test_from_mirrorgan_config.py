@@ -5,7 +5,7 @@ import pytest
 
 from mirrorgan_keras.config import override
 from mirrorgan_keras.models import DAMSM, STREAM, GLAMGenerator
-from mirrorgan_keras.run_files import WeightsFormatError, save_weights
+from mirrorgan_keras.runtime.run_files import WeightsFormatError, save_weights
 from tests.models.factories import VOCAB, tiny_config
 
 BUILDERS = {

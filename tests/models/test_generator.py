@@ -45,9 +45,11 @@ def test_same_noise_gives_same_images_and_new_noise_differs(rng):
     sentence, words, mask = _text(rng, 2, 6, 64)
     generator = GLAMGenerator.from_mirrorgan_config(get_preset("birds_tiny"), seed=5)
     z = rng.normal(size=(2, config.z_dim)).astype("float32")
-    eps = rng.normal(size=(2, config.condition_dim)).astype("float32")
-    first = generator(sentence, words, mask, noise=z, condition_noise=eps, training=False)
-    again = generator(sentence, words, mask, noise=z, condition_noise=eps, training=False)
+    condition_noise = rng.normal(size=(2, config.condition_dim)).astype("float32")
+    first = generator(sentence, words, mask, noise=z, condition_noise=condition_noise,
+                      training=False)
+    again = generator(sentence, words, mask, noise=z, condition_noise=condition_noise,
+                      training=False)
     fresh = generator(sentence, words, mask, training=False)
     np.testing.assert_array_equal(np.asarray(first["images"][-1]), np.asarray(again["images"][-1]))
     assert not np.allclose(np.asarray(first["images"][-1]), np.asarray(fresh["images"][-1]))

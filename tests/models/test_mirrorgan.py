@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mirrorgan_keras import precision
 from mirrorgan_keras.losses import damsm_losses
 from mirrorgan_keras.models.mirrorgan import _next_sentences, _stateless_normal
+from mirrorgan_keras.runtime import precision
 from tests.models.factories import (
     batches_from,
     build_damsm,
@@ -223,9 +223,9 @@ def test_mixed_precision_step_is_close_to_float32(config, policy, tolerance):
 
 def test_start_from_a_saved_initial_state_sets_generator_average_and_discriminators(
         config, tmp_path):
-    from mirrorgan_keras.checkpoint import CheckpointMismatchError
     from mirrorgan_keras.config import override
     from mirrorgan_keras.models import save_initial_state
+    from mirrorgan_keras.runtime.checkpoint import CheckpointMismatchError
 
     damsm, stream = build_damsm(config), build_stream(config)
     source = build_mirrorgan(config, damsm, stream)

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mirrorgan_keras import precision
 from mirrorgan_keras.layers import CaptionImageEncoder
 from mirrorgan_keras.models import WordPresencePretrainer
+from mirrorgan_keras.runtime import precision
 from tests.layers import numpy_lstm
 from tests.models.factories import VOCAB, batches_from, build_stream, tiny_config
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mirrorgan_keras.export import METADATA_FILE
+from mirrorgan_keras.models.export import METADATA_FILE
 from mirrorgan_keras.models.text_to_image import GeneratedImages, TextToImage
 
 CAPTIONS = ["this bird has a red crown, blue wings and a yellow belly", "A blue bird!"]

@@ -110,7 +110,8 @@ def _new_staging_path(target: Path, directory: bool) -> Path:
 @dataclasses.dataclass(frozen=True)
 class RunFiles:
     """Where a run keeps its files. ``worker``: the name of a non-chief worker of a cluster
-    (:func:`~mirrorgan_keras.distribute.worker_name`), None on the chief or in one process."""
+    (:func:`~mirrorgan_keras.runtime.distribute.worker_name`), None on the chief or in one
+    process."""
 
     root: Path
     worker: str | None = None

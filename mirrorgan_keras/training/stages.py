@@ -1,9 +1,9 @@
 """The three training stages as functions: DAMSM pretraining, STREAM pretraining, MirrorGAN.
 
 Each stage reads a config, trains under a ``tf.distribute`` strategy with
-:func:`~mirrorgan_keras.training.fit_resumable` (checkpoints in
+:func:`~mirrorgan_keras.training.fit.fit_resumable` (checkpoints in
 ``<run_dir>/checkpoints/<stage>/``, resume from the newest), and writes its result into the
-run directory (the files are listed in :mod:`mirrorgan_keras.run_files`).
+run directory (the files are listed in :mod:`mirrorgan_keras.runtime.run_files`).
 
 Under MultiWorkerMirroredStrategy every worker runs the same call. The chief writes all of
 these files. Every other worker writes only what it needs to go on: its own copy of the
@@ -24,12 +24,13 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from mirrorgan_keras import distribute, precision
-from mirrorgan_keras.callbacks import SampleGrid, real_images, sample_captions
-from mirrorgan_keras.checkpoint import TrainingCheckpoint, training_state
 from mirrorgan_keras.config import MirrorGANConfig
-from mirrorgan_keras.data import DatasetLayoutError, load_split, make_config_dataset
-from mirrorgan_keras.data import steps_per_epoch as epoch_steps
+from mirrorgan_keras.data import (
+    DatasetLayoutError,
+    load_split,
+    make_config_dataset,
+    steps_per_epoch,
+)
 from mirrorgan_keras.data.vocabulary import check_run_vocabulary
 from mirrorgan_keras.evaluation.redescription import (
     caption_losses,
@@ -45,7 +46,9 @@ from mirrorgan_keras.models import (
     adam_optimizers,
 )
 from mirrorgan_keras.models.damsm import final_images
-from mirrorgan_keras.run_files import (
+from mirrorgan_keras.runtime import distribute, precision
+from mirrorgan_keras.runtime.checkpoint import TrainingCheckpoint, training_state
+from mirrorgan_keras.runtime.run_files import (
     RunFiles,
     hold_run_lock,
     remove_leftovers,
@@ -53,7 +56,9 @@ from mirrorgan_keras.run_files import (
     save_weights,
     write_run_config,
 )
-from mirrorgan_keras.training import fit_resumable, resume_step
+from mirrorgan_keras.training.callbacks import SampleGrid
+from mirrorgan_keras.training.fit import fit_resumable, resume_step
+from mirrorgan_keras.training.samples import real_images, sample_captions
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +148,7 @@ def pretrain_damsm(config: MirrorGANConfig, run_dir, strategy=None, *,
     _check_positive(epochs=epochs)
     stage = _open_stage(config, run_dir, strategy, "damsm", seed)
     with stage as (files, start, train, test, strategy):
-        per_epoch = epoch_steps(train, config.damsm.batch_size)
+        per_epoch = steps_per_epoch(train, config.damsm.batch_size)
         with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
             damsm = DAMSM.from_mirrorgan_config(config, train.vocabulary.size)
             damsm.compile(optimizer=keras.optimizers.Adam(config.damsm.learning_rate, beta_1=0.5,
@@ -177,7 +182,7 @@ def pretrain_stream(config: MirrorGANConfig, run_dir, strategy=None, *,
     _check_positive(epochs=epochs)
     stage = _open_stage(config, run_dir, strategy, "stream", seed)
     with stage as (files, start, train, test, strategy):
-        per_epoch = epoch_steps(train, config.stream.batch_size)
+        per_epoch = steps_per_epoch(train, config.stream.batch_size)
         with strategy.scope(), precision.dtype_policy(config.compute.mixed_precision):
             stream = STREAM.from_mirrorgan_config(config, train.vocabulary.size)
             stream.compile(optimizer=keras.optimizers.Adam(config.stream.learning_rate),
@@ -213,7 +218,7 @@ def _pretrain_backbone_on_words(stream: STREAM, config, records, strategy, seed,
     dataset = make_config_dataset(records, config, "stream", training=True, seed=seed + 1)
     distribute.prepare_fit(pretrainer).fit(
         dataset, epochs=config.stream.word_pretraining_epochs,
-        steps_per_epoch=epoch_steps(records, config.stream.batch_size), verbose=verbose,
+        steps_per_epoch=steps_per_epoch(records, config.stream.batch_size), verbose=verbose,
         shuffle=False)  # the pipeline shuffles
     backbone.trainable = not config.stream.freeze_backbone
 
@@ -227,8 +232,8 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, *,
     weight files) and writes the EMA generator, sample grids and TensorBoard logs.
 
     ``steps`` defaults to ``train.max_epoch`` epochs. ``samples``: the
-    :class:`~mirrorgan_keras.callbacks.SampleCaptions` of the test split the sample sheets show
-    (default: 8 spread over it), each beside its real image. Returns a summary dict.
+    :class:`~mirrorgan_keras.training.samples.SampleCaptions` of the test split the sample
+    sheets show (default: 8 spread over it), each beside its real image. Returns a summary dict.
     """
     _check_positive(steps=1 if steps is None else steps, checkpoint_every=checkpoint_every,
                     sample_every=sample_every)
@@ -241,7 +246,7 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, *,
         if config.train.lambda_stream > 0:
             require_run_file(stream_weights, "recipes/pretrain_stream.py")
         if steps is None:
-            steps = config.train.max_epoch * epoch_steps(train, config.train.batch_size)
+            steps = config.train.max_epoch * steps_per_epoch(train, config.train.batch_size)
         gan = _build_mirrorgan(config, vocab_size, strategy, damsm_weights=damsm_weights,
                                stream_weights=stream_weights, seed=seed)
         # A checkpoint, if any, overrides the initial state.

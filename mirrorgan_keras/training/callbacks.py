@@ -1,71 +1,30 @@
 """Training callbacks: captioned sample sheets of the EMA generator as PNG files and
-TensorBoard images, and the captions, real images and noise they are drawn from."""
+TensorBoard images (what they show: :mod:`mirrorgan_keras.training.samples`)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import NamedTuple
 
 import keras
 import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from mirrorgan_keras.figures import caption_sheet, to_uint8
-
-
-def draw_noise(generator, count: int, rng: np.random.Generator):
-    """Host-side noise for ``count`` samples: z ``[count, z_dim]`` and CA eps
-    ``[count, condition_dim]``, float32 from ``rng``."""
-    return tuple(rng.standard_normal((count, width)).astype(np.float32)
-                 for width in (generator.z_dim, generator.condition_dim))
-
-
-class SampleCaptions(NamedTuple):
-    """The captions a :class:`SampleGrid` shows: word ids ``[K, T]`` (padded to the longest),
-    their text, and the index of the image each comes from in its DatasetSplit."""
-
-    ids: np.ndarray
-    texts: list[str]
-    indices: np.ndarray
-
-
-def sample_captions(records, count: int, choose=None) -> SampleCaptions:
-    """One caption of each of ``count`` images spread over ``records`` (a DatasetSplit).
-    ``choose`` picks it from an image's captions (word id lists); default the first."""
-    choose = choose or (lambda captions: captions[0])
-    picks = np.linspace(0, len(records) - 1, count).astype(int)
-    captions = [choose(records.captions[i]) for i in picks]
-    ids = np.zeros((count, max(len(c) for c in captions)), np.int32)
-    for row, caption in enumerate(captions):
-        ids[row, :len(caption)] = caption
-    return SampleCaptions(ids, [records.vocabulary.decode(c) for c in captions], picks)
-
-
-def real_images(records, indices, size: int) -> list[np.ndarray]:
-    """The images at ``indices`` of ``records`` (a DatasetSplit) as the evaluation pipeline
-    reads them (box crop, shorter side resized, centre crop), as uint8 ``[size, size, 3]``."""
-    from mirrorgan_keras.data.pipeline import augment_image, decode_image  # imports TF text
-
-    unused_seed = tf.zeros([2], tf.int64)  # only a training crop is random
-    images = []
-    for i in indices:
-        bbox = None if records.bboxes is None else tf.constant(records.bboxes[i], tf.float64)
-        image = decode_image(tf.constant(records.image_paths[i]), bbox)
-        images.append(np.asarray(to_uint8(augment_image(image, size, unused_seed,
-                                                        training=False))))
-    return images
+from mirrorgan_keras.data.pipeline import to_uint8
+from mirrorgan_keras.evaluation.figures import caption_sheet
+from mirrorgan_keras.models.generator import draw_noise
 
 
 class SampleGrid(keras.callbacks.Callback):
     """Every ``every_steps`` steps, renders fixed captions with fixed noise through the EMA
     generator of a :class:`~mirrorgan_keras.models.MirrorGAN`.
 
-    Writes ``<output_dir>/step_<step>.png`` (:func:`~mirrorgan_keras.figures.caption_sheet`:
-    each caption written above its row, one column per stage, all shown at the final size, then
-    the real image when given; ``captions.txt`` lists the captions too) and, with ``log_dir``,
-    the same sheet as a TensorBoard image. Call :meth:`render` for a sheet at any time.
+    Writes ``<output_dir>/step_<step>.png``
+    (:func:`~mirrorgan_keras.evaluation.figures.caption_sheet`: each caption written above its
+    row, one column per stage, all shown at the final size, then the real image when given;
+    ``captions.txt`` lists the captions too) and, with ``log_dir``, the same sheet as a
+    TensorBoard image. Call :meth:`render` for a sheet at any time.
 
     Args:
         captions: int ``[K, T]`` word ids of the captions to render.

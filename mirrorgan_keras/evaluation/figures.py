@@ -1,12 +1,11 @@
 """Figures of generated images: captioned sample sheets, the stages side by side and
-word-attention maps over them, and the conversion of generated images to displayable uint8."""
+word-attention maps over them (uint8 images in, uint8 figure out)."""
 
 from __future__ import annotations
 
 import textwrap
 
 import numpy as np
-from keras import ops
 from PIL import Image, ImageDraw
 
 LABEL_HEIGHT = 14  # one line of PIL's default font
@@ -14,14 +13,6 @@ CHAR_WIDTH = 6  # of that font, for wrapping captions
 PAD = 2
 WORD_GAP = 4  # pixels between caption words: the default font's own space (2 px) reads as none
 UNATTENDED_BRIGHTNESS = 0.3  # brightness of a pixel with zero attention in the overlays
-
-
-def to_uint8(images):
-    """Images in [-1, 1] (e.g. a generator's) → uint8 in [0, 255], rounded to nearest, same
-    shape. Takes an array or a tensor, also inside a ``tf.function`` or an exported graph;
-    returns a tensor (``np.asarray`` of it outside a graph)."""
-    scaled = (ops.cast(images, "float32") + 1.0) * 127.5 + 0.5
-    return ops.cast(ops.clip(scaled, 0.0, 255.0), "uint8")
 
 
 def upsample(image: np.ndarray, size: int, resample=Image.NEAREST) -> np.ndarray:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from mirrorgan_keras.run_files import atomic_path
+from mirrorgan_keras.runtime.run_files import atomic_path
 
 METADATA_FILE = "assets.extra/mirrorgan.json"
 

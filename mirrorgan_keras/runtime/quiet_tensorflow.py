@@ -2,7 +2,7 @@
 
 Import this module first, before anything imports TensorFlow::
 
-    import mirrorgan_keras.quiet_tensorflow  # noqa: F401  (first: TensorFlow's start-up lines)
+    import mirrorgan_keras.runtime.quiet_tensorflow  # noqa: F401  (first: TF's start-up lines)
 
 It sets ``TF_CPP_MIN_LOG_LEVEL`` to 3 unless the user set it, which silences the C++ errors
 that are noise on a machine without a GPU (``failed call to cuInit``, oneDNN falling back to

@@ -3,12 +3,13 @@
 A checkpoint is a directory ``<root>/ckpt-<step>/`` holding ``state.npz`` (every variable of
 the training state, in order: model weights, batch-norm statistics, seed-generator states,
 optimizer slots and step counters, the generator's moving average) and ``manifest.json``
-(step, the format version :data:`~mirrorgan_keras.run_files.FORMAT_VERSION`, the configuration
-it was trained with, and each variable's shape). It is written to a temporary directory and
-renamed into place, so a crash never leaves half a checkpoint (the next stage start removes
-what a killed writer left: :func:`~mirrorgan_keras.run_files.remove_leftovers`). Restoring
-checks the format version, the configuration and the shapes first and names what differs
-(another format version: :class:`~mirrorgan_keras.run_files.WeightsFormatError`).
+(step, the format version :data:`~mirrorgan_keras.runtime.run_files.FORMAT_VERSION`, the
+configuration it was trained with, and each variable's shape). It is written to a temporary
+directory and renamed into place, so a crash never leaves half a checkpoint (the next stage
+start removes what a killed writer left:
+:func:`~mirrorgan_keras.runtime.run_files.remove_leftovers`). Restoring checks the format
+version, the configuration and the shapes first and names what differs (another format
+version: :class:`~mirrorgan_keras.runtime.run_files.WeightsFormatError`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from mirrorgan_keras.run_files import FORMAT_VERSION, atomic_path, check_format_version
+from mirrorgan_keras.runtime.run_files import FORMAT_VERSION, atomic_path, check_format_version
 
 _NAME = re.compile(r"^ckpt-(\d+)$")
 
@@ -163,7 +164,7 @@ class CheckpointEvery(keras.callbacks.Callback):
 
     With ``fit(steps_per_epoch=interval)`` an "epoch" is one checkpoint interval, so the saved
     step is ``(epoch + 1) · interval``, or ``last_step`` for a last epoch cut short there
-    (:class:`~mirrorgan_keras.training.StopAtStep`).
+    (:class:`~mirrorgan_keras.training.fit.StopAtStep`).
     """
 
     def __init__(self, checkpoint: TrainingCheckpoint, steps_per_epoch: int, *,

@@ -7,7 +7,6 @@ import logging
 
 from absl import flags
 
-from mirrorgan_keras import distribute, run_files
 from mirrorgan_keras.config import (
     MIXED_PRECISION_POLICIES,
     PRESETS,
@@ -15,6 +14,7 @@ from mirrorgan_keras.config import (
     get_preset,
     override,
 )
+from mirrorgan_keras.runtime import distribute, run_files
 
 FLAGS = flags.FLAGS
 
@@ -80,18 +80,19 @@ def run_dir() -> str:
     return FLAGS.run_dir or f"runs/{FLAGS.preset}"
 
 
-def hold_run_lock(directory, distribution):
-    """The run directory's lock for a recipe that runs several stages: no other training
-    process gets in between them (:func:`mirrorgan_keras.run_files.hold_run_lock`)."""
+def lock_run_directory(directory, strategy):
+    """:func:`~mirrorgan_keras.runtime.run_files.hold_run_lock` on ``directory`` for this
+    worker of ``strategy``: a recipe that runs several stages holds it across them, so no other
+    training process gets in between."""
     return run_files.hold_run_lock(
-        run_files.RunFiles(directory, distribute.worker_name(distribution)))
+        run_files.RunFiles(directory, distribute.worker_name(strategy)))
 
 
 def verbosity():
     return "auto" if FLAGS.verbose == "auto" else int(FLAGS.verbose)
 
 
-def strategy():
+def strategy_from_flags():
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     return distribute.make_strategy(FLAGS.strategy)
 
@@ -120,14 +121,15 @@ def define_gan_flags(default_preset: str):
                         "Pretrained STREAM (default <run_dir>/stream.weights.h5).")
 
 
-def gan_main(argv, distribution=None):
+def gan_main(argv, strategy=None):
     """Trains MirrorGAN with the GAN recipe flags and prints the summary as JSON.
 
-    ``distribution``: the strategy when the caller already made one (one per process).
+    ``strategy``: the tf.distribute strategy when the caller already made one (one per
+    process).
     """
     import json
 
-    from mirrorgan_keras import workflows
+    from mirrorgan_keras.training import stages
 
     del argv
     config = config_from_flags(
@@ -135,8 +137,8 @@ def gan_main(argv, distribution=None):
                                "train.lambda_damsm": FLAGS.lambda_damsm,
                                "generator.sentence_attention": FLAGS.sentence_attention},
     )
-    summary = workflows.train_mirrorgan(
-        config, run_dir(), distribution or strategy(), steps=FLAGS.steps,
+    summary = stages.train_mirrorgan(
+        config, run_dir(), strategy or strategy_from_flags(), steps=FLAGS.steps,
         checkpoint_every=FLAGS.checkpoint_every, sample_every=FLAGS.sample_every,
         seed=FLAGS.seed, resume=FLAGS.resume, damsm_weights=FLAGS.damsm_weights,
         stream_weights=FLAGS.stream_weights, verbose=verbosity(),

@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 import keras
 import tensorflow as tf
 
-from mirrorgan_keras import distribute
-from mirrorgan_keras.checkpoint import CheckpointEvery, TrainingCheckpoint, latest_step
+from mirrorgan_keras.runtime import distribute
+from mirrorgan_keras.runtime.checkpoint import CheckpointEvery, TrainingCheckpoint, latest_step
 
 
 def fit_resumable(model: keras.Model, dataset_from_step: Callable[[int], tf.data.Dataset],
@@ -31,7 +31,7 @@ def fit_resumable(model: keras.Model, dataset_from_step: Callable[[int], tf.data
     several workers the step is :func:`resume_step`'s and every worker writes ``checkpoint``
     (each into its own directory: each one is a backup to restart from). A ``model`` compiled
     in a strategy's scope must be built there with its optimizers
-    (:func:`~mirrorgan_keras.distribute.prepare_fit` is applied to it).
+    (:func:`~mirrorgan_keras.runtime.distribute.prepare_fit` is applied to it).
 
     Returns the ``History`` of this call, or None when the checkpoint is already at the end.
     """
