@@ -28,6 +28,7 @@ from mirrorgan_keras.data import make_dataset
 from mirrorgan_keras.data.records import DatasetSplit
 from mirrorgan_keras.evaluation._batches import float_batches
 from mirrorgan_keras.evaluation.birds_inception import (
+    REFERENCE_BATCH,
     birds_inception_probabilities,
     birds_inception_score,
     load_birds_inception,
@@ -49,7 +50,8 @@ class Protocol:
     ``images``: generated from the test split's captions (one random caption of each test
     image per pass, as many passes as needed); ``inception_score``: ``"birds"`` (StackGAN's
     birds Inception) or ``"fid_inception"`` (the 2015 graph, torch-fidelity's input);
-    ``splits``: Inception Score splits; ``folds``: R-precision folds (1 + 99 captions).
+    ``splits``: Inception Score splits; ``folds``: R-precision folds (1 + 99 captions);
+    ``birds_batch``: the birds scorer's batch, of which it scores only whole ones.
     """
 
     name: str
@@ -58,6 +60,7 @@ class Protocol:
     inception_score: str
     splits: int = 10
     folds: int = 10
+    birds_batch: int = REFERENCE_BATCH
 
 
 PROTOCOLS = {
@@ -160,8 +163,9 @@ class FieldNetworks:
         """IS and FID of uint8 ``images`` ``[N, S, S, 3]``; the FID's reference is the
         statistics file, else ``real_images`` (uint8)."""
         if self.birds is not None:
-            mean, std = birds_inception_score(birds_inception_probabilities(self.birds, images),
-                                              splits=self.protocol.splits)
+            mean, std = birds_inception_score(
+                birds_inception_probabilities(self.birds, images), splits=self.protocol.splits,
+                batch_size=self.protocol.birds_batch)
         else:
             mean, std = fidelity_inception_score(
                 self.is_inception.classifier_logits(float_batches(images)), self.protocol.splits)

@@ -24,7 +24,7 @@ pytorch_fid_score = pytest.importorskip("pytorch_fid.fid_score")
 torch_fidelity = pytest.importorskip("torch_fidelity")
 
 SIZE = 64  # generated-image side; the networks see 299 × 299 after the resize
-COUNT = 16
+COUNT = 8
 LOGIT_SPREAD = 3.0
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from mirrorgan_keras.convert.fid_inception import FID_NETWORKS
 from mirrorgan_keras.convert.provenance import file_record, sha256
+from mirrorgan_keras.data import make_dataset
 from mirrorgan_keras.evaluation import (
     feature_statistics,
     frechet_distance,
@@ -26,12 +27,12 @@ from mirrorgan_keras.evaluation.protocols import (
     _check_published,
     check_protocol_files,
     checked_statistics,
-    real_image_statistics,
 )
 from mirrorgan_keras.layers.slim_inception import slim_inception_v3
 from tests.evaluation.test_scoring import ENV, ROOT
 
-SMALL_CUB = Protocol("cub", "cub", images=64, inception_score="birds", splits=2, folds=2)
+SMALL_CUB = Protocol("cub", "cub", images=16, inception_score="birds", splits=2, folds=2,
+                     birds_batch=8)
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +101,7 @@ def test_a_run_scored_with_the_protocols_networks(run, network_files, tmp_path):
         frechet_distance(*feature_statistics(features), mu, sigma), rel=1e-6)
     assert 1.0 <= results["inception_score"] <= 50.0
     inception = results["protocol"]["inception"]
-    assert inception["name"] == "cub" and inception["images"] == 64
+    assert inception["name"] == "cub" and inception["images"] == 16
     assert inception["files"]["real_statistics"]["sha256"] == sha256(statistics)
     assert inception["files"]["birds_inception"]["path"] == birds
     assert inception["not_comparable"] == [
@@ -114,20 +115,6 @@ def test_a_run_scored_with_the_protocols_networks(run, network_files, tmp_path):
     assert f"birds_inception: {birds} (SHA-256 {sha256(birds)[:16]}…)" in table
     assert "Not comparable with published numbers: the run's data set" in table
     json.dumps(results)
-
-
-def test_real_image_statistics_are_those_of_the_evaluation_crops(run, network_files):
-    _, config, test = run
-    inception = FIDInception(network_files[0], verbose=0)
-    mu, sigma = real_image_statistics(test, inception, image_size=64, words_num=18)
-    from mirrorgan_keras.data import make_dataset
-
-    crops = np.concatenate([batch["images"][0] for batch in make_dataset(
-        test, 5, (64,), 18, training=False, epochs=1)])
-    expected_mu, expected_sigma = feature_statistics(inception.pool_features(crops))
-    assert len(crops) == len(test)
-    np.testing.assert_allclose(mu, expected_mu, rtol=1e-6)
-    np.testing.assert_allclose(sigma, expected_sigma, rtol=1e-5, atol=1e-9)
 
 
 def test_evaluate_recipe_names_the_missing_files_before_generating(run, tmp_path):
@@ -166,34 +153,31 @@ def test_a_pth_that_is_not_the_published_file_makes_the_numbers_not_comparable(t
         f"{sha256(path)[:8]}…, expected 6726825d…)"]
 
 
-def test_coco_scored_with_the_torchvision_fid_and_the_2015_graphs_score(run, network_files,
+def test_coco_scores_with_the_torchvision_fid_and_the_2015_graphs_score(network_files,
                                                                          tmp_path):
-    run_dir, config, test = run
     torchvision_file = tmp_path / "torchvision.weights.h5"
     FIDInception(None, network="torchvision", verbose=0).network.save_weights(torchvision_file)
-    protocol = Protocol("coco", "coco", images=20, inception_score="fid_inception", splits=2,
-                        folds=2)
+    protocol = Protocol("coco", "coco", images=8, inception_score="fid_inception", splits=2)
     field = FieldNetworks(protocol, fid_inception=str(torchvision_file),
                           fid_network="torchvision", is_inception=network_files[0], verbose=0)
-    results = scoring.evaluate_run(run_dir, test, config, count=20, seed=0, splits=2, folds=2,
-                                   skip_attributes=True, work_dir=tmp_path, verbose=0,
-                                   field=field)
-    generated = np.load(tmp_path / "generated.npy") / 127.5 - 1.0
-    logits = field.is_inception.classifier_logits(generated)
-    assert (results["inception_score"], results["inception_score_std"]) == pytest.approx(
-        fidelity_inception_score(logits, splits=2), rel=1e-6)
-    real = np.load(tmp_path / "real.npy") / 127.5 - 1.0
-    torchvision = field.fid_inception
-    assert torchvision.network_name == "torchvision"
-    expected_fid = frechet_distance(*feature_statistics(torchvision.pool_features(generated)),
-                                    *feature_statistics(torchvision.pool_features(real)))
-    assert results["fid"] == pytest.approx(expected_fid, rel=1e-6)
-    inception = results["protocol"]["inception"]
-    assert inception["fid_network"].startswith("torchvision's ImageNet Inception-v3")
-    assert inception["files"]["is_inception"]["path"] == network_files[0]
+    rng = np.random.default_rng(4)
+    generated, real = (rng.integers(0, 256, (count, 64, 64, 3), np.uint8) for count in (8, 6))
+    scores = field.scores(generated, real)
+    assert field.fid_inception.network_name == "torchvision"
+    assert (scores["inception_score"], scores["inception_score_std"]) == pytest.approx(
+        fidelity_inception_score(field.is_inception.classifier_logits(generated / 127.5 - 1.0),
+                                 splits=2), rel=1e-6)
+    features = [field.fid_inception.pool_features(images / 127.5 - 1.0)
+                for images in (generated, real)]
+    assert scores["fid"] == pytest.approx(frechet_distance(
+        *feature_statistics(features[0]), *feature_statistics(features[1])), rel=1e-6)
+    description = field.description()
+    assert description["fid_network"].startswith("torchvision's ImageNet Inception-v3")
+    assert description["files"]["is_inception"]["path"] == network_files[0]
 
 
-def test_the_statistics_recipe_writes_the_splits_statistics(run, network_files, tmp_path):
+def test_the_statistics_recipe_writes_those_of_the_evaluation_crops(run, network_files,
+                                                                     tmp_path):
     _, config, test = run
     output = tmp_path / "test64.npz"
     result = subprocess.run(
@@ -204,7 +188,9 @@ def test_the_statistics_recipe_writes_the_splits_statistics(run, network_files, 
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"12 test images at 64² → {output}" in result.stdout
     mu, sigma = checked_statistics(output)
-    expected_mu, expected_sigma = real_image_statistics(
-        test, FIDInception(network_files[0], verbose=0), image_size=64, words_num=18)
-    np.testing.assert_allclose(mu, expected_mu, rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(sigma, expected_sigma, rtol=1e-4, atol=1e-9)
+    crops = np.concatenate([batch["images"][0] for batch in make_dataset(
+        test, 5, (64,), 18, training=False, epochs=1)])
+    assert len(crops) == len(test)
+    expected = feature_statistics(FIDInception(network_files[0], verbose=0).pool_features(crops))
+    np.testing.assert_allclose(mu, expected[0], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(sigma, expected[1], rtol=1e-4, atol=1e-9)
