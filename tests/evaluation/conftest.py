@@ -1,7 +1,8 @@
-"""The tiny trained run the scoring and protocol tests evaluate."""
+"""The tiny trained run the scoring, protocol and caption tests evaluate, and an oracle."""
 
 import pytest
 
+from mirrorgan_keras import evaluation
 from mirrorgan_keras.config import override
 from mirrorgan_keras.data import load_split
 from mirrorgan_keras.data.synthetic_birds import generate_synthetic_birds
@@ -23,3 +24,12 @@ def run(tmp_path_factory):
     stages.pretrain_damsm(config, root / "run", epochs=1, verbose=0)
     stages.train_mirrorgan(config, root / "run", steps=1, verbose=0)
     return root / "run", config, load_split(config.data, config.text, "test")
+
+
+@pytest.fixture(scope="module")
+def oracle_file(tmp_path_factory):
+    """An (inaccurate) oracle trained in seconds: the scores only need to be computable."""
+    path = str(tmp_path_factory.mktemp("oracle") / "oracle.keras")
+    evaluation.save_oracle(evaluation.train_oracle(*evaluation.draw_labelled_birds(32),
+                                                   epochs=1), path)
+    return path

@@ -181,15 +181,6 @@ def test_part_scores_and_swap_arithmetic():
     assert follows.tolist() == [True, False, False, False]
 
 
-@pytest.fixture(scope="module")
-def oracle_path(tmp_path_factory):
-    """An (inaccurate) oracle trained in seconds, for the recipe."""
-    path = str(tmp_path_factory.mktemp("oracle") / "oracle.keras")
-    evaluation.save_oracle(evaluation.train_oracle(*evaluation.draw_labelled_birds(32),
-                                                   epochs=1), path)
-    return path
-
-
 class StubOracle:
     """Reads every image as a red crown, blue wings and a white belly (the rest label 0), and
     counts the images it was shown."""
@@ -271,16 +262,16 @@ def test_swapped_twins_use_the_captions_noise(run):
 
 
 @pytest.mark.slow
-def test_evaluate_recipe_scores_a_caption_file(run, oracle_path, tmp_path):
+def test_evaluate_recipe_scores_a_caption_file(run, oracle_file, tmp_path):
     path = tmp_path / "mine.txt"
     path.write_text("".join(f"{family}\t{caption}\n" for family, caption in CAPTIONS))
     result = subprocess.run(
         [sys.executable, str(ROOT / "recipes" / "evaluate.py"), f"--run_dir={run[0]}",
-         f"--captions={path}", "--samples_per_caption=2", f"--oracle={oracle_path}",
+         f"--captions={path}", "--samples_per_caption=2", f"--oracle={oracle_file}",
          f"--output={tmp_path / 'report.json'}", "--verbose=0"],
         capture_output=True, text=True, timeout=600, env=ENV)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "3 of 7 captions scored, 2 images each" in result.stdout
     assert "its_clauses" in result.stdout and "'a bird with a zebra crown.'" in result.stdout
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["all"]["images"] == 6 and report["oracle"] == oracle_path
+    assert report["all"]["images"] == 6 and report["oracle"] == oracle_file

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mirrorgan_keras import evaluation
 from mirrorgan_keras.data import load_split
 from mirrorgan_keras.data.vocabulary import Vocabulary, VocabularyMismatchError
 from mirrorgan_keras.evaluation import scoring
@@ -17,15 +16,6 @@ from mirrorgan_keras.models.text_to_image import TextToImage
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin", "CUDA_VISIBLE_DEVICES": ""}
-
-
-@pytest.fixture(scope="module")
-def oracle_file(tmp_path_factory):
-    """An (inaccurate) oracle trained in seconds: the scores only need to be computable."""
-    path = str(tmp_path_factory.mktemp("oracle") / "oracle.keras")
-    evaluation.save_oracle(evaluation.train_oracle(*evaluation.draw_labelled_birds(32),
-                                                   epochs=1), path)
-    return path
 
 
 def test_test_set_loops_over_the_split_with_new_captions(run):
