@@ -18,6 +18,7 @@ Every file is recorded with its SHA-256, so a results file says which weights ma
 from __future__ import annotations
 
 import dataclasses
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -114,7 +115,11 @@ def check_protocol_files(protocol: Protocol, *, fid_inception: str | None,
 
 def checked_statistics(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """The FID statistics of ``path``, refused unless they are the 2048-d pool's."""
-    mu, sigma = load_statistics(str(path))
+    try:
+        mu, sigma = load_statistics(str(path))
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise ProtocolError(f"{path} is not a readable .npz of FID statistics ({error}); "
+                            "expected arrays mu [2048] and sigma [2048, 2048]") from None
     if mu.shape != (POOL_FEATURES,):
         raise ProtocolError(f"{path} holds statistics of {mu.shape[0]}-d features; FID uses "
                             f"the Inception's {POOL_FEATURES}-d pool (mu [{POOL_FEATURES}], "

@@ -76,6 +76,14 @@ def test_coco_needs_no_birds_inception_and_a_checkpoint_prefix_counts_as_present
     assert sha256(fid) == hashlib.sha256(b"x").hexdigest()
 
 
+def test_truncated_statistics_are_refused_naming_the_file(tmp_path):
+    path = tmp_path / "bird_val256_FIDK0.npz"
+    save_statistics(str(path), np.zeros(2048), np.eye(2048))
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ProtocolError, match=r"bird_val256_FIDK0.npz is not a readable .npz"):
+        checked_statistics(path)
+
+
 def test_statistics_of_another_dimension_are_refused_naming_the_file(tmp_path):
     path = tmp_path / "pool3_768.npz"
     save_statistics(str(path), np.zeros(768), np.eye(768))
