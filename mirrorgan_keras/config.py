@@ -56,6 +56,9 @@ class TextConfig(_Section):
 
     words_num: int = 18  # captions are cut (random order-preserving subset) or padded to this
     captions_per_image: int = 10
+    # words seen fewer times in the captions are left out of a vocabulary built from caption
+    # files (docs/data.md, Vocabulary); 1 keeps every word, as the reference
+    min_word_count: int = 1
     word_embedding_dim: int = 300  # STEM embedding width
     embedding_dim: int = 256  # nef: word and sentence feature width (both directions)
     dropout: float = 0.5
@@ -205,9 +208,10 @@ class MirrorGANConfig(_Section):
         return dataclasses.asdict(self)
 
     def fingerprint(self) -> dict[str, Any]:
-        """:meth:`to_dict` without ``compute``: what a checkpoint must match to resume."""
+        """:meth:`to_dict` without ``compute`` and ``text.min_word_count`` (the vocabulary it
+        gives is checked itself: ``vocabulary.txt``): what a checkpoint must match to resume."""
         values = self.to_dict()
-        del values["compute"]
+        del values["compute"], values["text"]["min_word_count"]
         return values
 
     @classmethod
@@ -254,6 +258,7 @@ POWER_OF_TWO = Rule("that is a power of two >= 8",
 RULES: dict[str, Rule] = {
     "text.words_num": at_least(1),
     "text.captions_per_image": at_least(1),
+    "text.min_word_count": at_least(1),
     "text.word_embedding_dim": at_least(1),
     "text.embedding_dim": EVEN,  # half per direction of the bidirectional LSTM
     "text.dropout": FRACTION,
