@@ -183,6 +183,7 @@ class DataConfig(_Section):
     dataset: str = "cub"  # "cub" (CUB-200-2011), "synthetic_birds" (CUB layout) or "coco"
     data_dir: str = "data/birds"
     use_bbox: bool = True  # CUB bounding-box crop
+    skip_bad_images: bool = False  # skip (and count) images that do not decode, else stop
 
     def __post_init__(self):
         super().__post_init__()
@@ -208,10 +209,11 @@ class MirrorGANConfig(_Section):
         return dataclasses.asdict(self)
 
     def fingerprint(self) -> dict[str, Any]:
-        """:meth:`to_dict` without ``compute`` and ``text.min_word_count`` (the vocabulary it
-        gives is checked itself: ``vocabulary.txt``): what a checkpoint must match to resume."""
+        """:meth:`to_dict` without ``compute``, ``text.min_word_count`` (the vocabulary it gives
+        is checked itself: ``vocabulary.txt``) and ``data.skip_bad_images`` (a run that read
+        its images without it had no bad one): what a checkpoint must match to resume."""
         values = self.to_dict()
-        del values["compute"], values["text"]["min_word_count"]
+        del values["compute"], values["text"]["min_word_count"], values["data"]["skip_bad_images"]
         return values
 
     @classmethod

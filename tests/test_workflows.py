@@ -173,6 +173,33 @@ def test_missing_data_set_says_where_to_get_it(config, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def copy_of_the_data_set(config, tmp_path):
+    """``config`` reading a copy of its data set in ``tmp_path`` (to break), without the
+    captions cache."""
+    data_dir = shutil.copytree(config.data.data_dir, tmp_path / "data")
+    (data_dir / "captions.pickle").unlink(missing_ok=True)
+    return override(config, {"data.data_dir": str(data_dir)})
+
+
+def test_a_bad_caption_file_is_reported_without_the_missing_data_set_advice(config, tmp_path):
+    config = copy_of_the_data_set(config, tmp_path)
+    caption_file = next((tmp_path / "data" / "text").rglob("*.txt"))
+    caption_file.write_bytes(b"\x00\x01" * 100)
+    with pytest.raises(DatasetLayoutError, match=str(caption_file)) as error:
+        stages.read_splits(config)
+    assert "not found or incomplete" not in str(error.value)
+
+
+def test_data_skip_bad_images_reaches_the_stages(config, tmp_path):
+    config = copy_of_the_data_set(config, tmp_path)
+    image = next((tmp_path / "data" / "CUB_200_2011" / "images").rglob("*.jpg"))
+    image.write_bytes(b"not an image")
+    with pytest.raises(DatasetLayoutError, match="training recipes: --skip_bad_images"):
+        stages.read_splits(config)
+    train, test = stages.read_splits(override(config, {"data.skip_bad_images": True}))
+    assert [str(image)] in ([*train.report.skipped_images], [*test.report.skipped_images])
+
+
 def test_gan_without_pretrained_encoders_names_the_recipe(config, tmp_path):
     with pytest.raises(FileNotFoundError, match="pretrain_damsm.py"):
         stages.train_mirrorgan(config, tmp_path, steps=1, verbose=0)

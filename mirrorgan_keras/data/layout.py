@@ -34,6 +34,10 @@ class DatasetLayoutError(ValueError):
     """A data set file is missing or malformed; the message names the file."""
 
 
+class MissingFileError(DatasetLayoutError):
+    """A data set file is missing (the data set is not there, or not all of it)."""
+
+
 class NotTextError(DatasetLayoutError):
     """A caption file is not text (binary data, or another encoding than UTF-8)."""
 
@@ -97,7 +101,7 @@ def explain_layout_errors(layout: DatasetLayout, data_dir: str) -> Iterator[None
 def require_file(path: str) -> None:
     """Raises DatasetLayoutError when ``path`` is not a file."""
     if not os.path.isfile(path):
-        raise DatasetLayoutError(f"missing file: {path}")
+        raise MissingFileError(f"missing file: {path}")
 
 
 def load_pickle(path: str):

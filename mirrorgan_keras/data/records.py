@@ -278,7 +278,8 @@ def drop_bad_images(records: DatasetSplit, skip: bool) -> DatasetSplit:
     if not skip:
         raise DatasetLayoutError(
             f"{len(problems)} of {len(records)} {records.split} images cannot be used:\n"
-            f"{listing}{more}\nPass ReadOptions(skip_bad_images=True) to skip them."
+            f"{listing}{more}\nSkip them with ReadOptions(skip_bad_images=True) (the "
+            "training recipes: --skip_bad_images)."
         )
     if len(problems) == len(records):
         raise DatasetLayoutError(f"no {records.split} image can be used:\n{listing}{more}")

@@ -305,7 +305,13 @@ def load_run_config(run_dir, data_dir: str | None = None) -> MirrorGANConfig:
     """The configuration a run recorded in ``<run_dir>/config.json``, with ``data_dir`` (when
     given) for a data set that has moved since."""
     files = RunFiles(run_dir)
-    require_run_file(files.config, "a training recipe")
+    if not files.config.exists():
+        raise FileNotFoundError(
+            f"{files.config} not found: {files.root} is not a run directory. The first stage of "
+            "a run writes it: recipes/pretrain_damsm.py (then pretrain_stream.py and train_cub.py "
+            "or train_coco.py), or recipes/train_synthetic_birds.py, recipes/demo.py or "
+            "recipes/convert_torch.py, which write a whole run"
+        )
     try:
         config = MirrorGANConfig.from_dict(json.loads(files.config.read_text())["config"])
     except ValueError as error:

@@ -26,11 +26,12 @@ import tensorflow as tf
 
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data import (
-    DatasetLayoutError,
+    ReadOptions,
     load_split,
     make_config_dataset,
     steps_per_epoch,
 )
+from mirrorgan_keras.data.layout import MissingFileError
 from mirrorgan_keras.data.vocabulary import check_run_vocabulary
 from mirrorgan_keras.evaluation.redescription import (
     caption_losses,
@@ -70,13 +71,15 @@ DATA_SOURCES = {
 
 
 def read_splits(config: MirrorGANConfig):
-    """(train, test) records of the configured data set; a missing data set raises a
-    :class:`DatasetLayoutError` that says where to get it."""
+    """(train, test) records of the configured data set (bad images skipped with
+    ``data.skip_bad_images``); a missing data set file raises a :class:`MissingFileError` that
+    says where to get the data set."""
+    options = ReadOptions(skip_bad_images=config.data.skip_bad_images)
     try:
-        return (load_split(config.data, config.text, "train"),
-                load_split(config.data, config.text, "test"))
-    except DatasetLayoutError as error:
-        raise DatasetLayoutError(
+        return (load_split(config.data, config.text, "train", options),
+                load_split(config.data, config.text, "test", options))
+    except MissingFileError as error:
+        raise MissingFileError(
             f"{error}\n\nData set {config.data.dataset!r} not found or incomplete in "
             f"{config.data.data_dir!r}. Get it from: {DATA_SOURCES[config.data.dataset]} "
             "(docs/data.md, section How to obtain them)."
