@@ -200,9 +200,10 @@ def test_data_skip_bad_images_reaches_the_stages(config, tmp_path):
     assert [str(image)] in ([*train.report.skipped_images], [*test.report.skipped_images])
 
 
-def test_gan_without_pretrained_encoders_names_the_recipe(config, tmp_path):
+def test_gan_without_pretrained_encoders_names_the_recipe_and_writes_nothing(config, tmp_path):
     with pytest.raises(FileNotFoundError, match="pretrain_damsm.py"):
-        stages.train_mirrorgan(config, tmp_path, steps=1, verbose=0)
+        stages.train_mirrorgan(config, tmp_path / "run", steps=1, verbose=0)
+    assert not (tmp_path / "run").exists()
 
 
 

@@ -240,14 +240,11 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, *,
     """
     _check_positive(steps=1 if steps is None else steps, checkpoint_every=checkpoint_every,
                     sample_every=sample_every)
+    damsm_weights, stream_weights = _pretrained_encoders(config, RunFiles(run_dir),
+                                                         damsm_weights, stream_weights)
     stage = _open_stage(config, run_dir, strategy, "mirrorgan", seed)
     with stage as (files, start, train, test, strategy):
         vocab_size = train.vocabulary.size
-        damsm_weights = Path(damsm_weights or files.damsm)
-        stream_weights = Path(stream_weights or files.stream)
-        require_run_file(damsm_weights, "recipes/pretrain_damsm.py")
-        if config.train.lambda_stream > 0:
-            require_run_file(stream_weights, "recipes/pretrain_stream.py")
         if steps is None:
             steps = config.train.max_epoch * steps_per_epoch(train, config.train.batch_size)
         gan = _build_mirrorgan(config, vocab_size, strategy, damsm_weights=damsm_weights,
@@ -268,6 +265,18 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, *,
         if files.chief:
             save_weights(gan.sync_ema_generator(), files.generator)
         return _summary(history, {}, start, steps=steps)
+
+
+def _pretrained_encoders(config: MirrorGANConfig, files: RunFiles, damsm_weights,
+                         stream_weights) -> tuple[Path, Path]:
+    """The DAMSM and STREAM weight files the GAN starts from (default: the run's); one that is
+    needed and missing raises naming its recipe, before anything is written in the run."""
+    damsm_weights = Path(damsm_weights or files.damsm)
+    stream_weights = Path(stream_weights or files.stream)
+    require_run_file(damsm_weights, "recipes/pretrain_damsm.py")
+    if config.train.lambda_stream > 0:
+        require_run_file(stream_weights, "recipes/pretrain_stream.py")
+    return damsm_weights, stream_weights
 
 
 def _build_mirrorgan(config: MirrorGANConfig, vocab_size: int, strategy, *, damsm_weights,
