@@ -154,7 +154,8 @@ class ComputeConfig(_Section):
     (CPUs with AMX/AVX-512 BF16, TPUs, recent GPUs) or "mixed_float16" (GPUs; with dynamic loss
     scaling). Variables, losses, softmaxes, batch-norm statistics and the images stay float32.
     ``cache_images``: decode, crop and resize the training images once and hold them in memory
-    (float32, 69 KB an image at 64², 0.8 MB at 256²: for small data sets; the same batches).
+    (float32, at least 69 KB an image at 64², 1.1 MB at 256²: for small data sets; the same
+    batches).
     """
 
     jit_compile: bool = False

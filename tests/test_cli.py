@@ -132,3 +132,11 @@ def test_counting_flags_of_the_serving_recipes_have_lower_bounds(recipe, flags):
                             capture_output=True, text=True, timeout=120,
                             env={**ENV, "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert result.returncode != 0 and flags[-1].split("=")[0] in result.stderr, result.stderr
+
+
+def test_the_demo_says_its_own_default_run_directory():
+    result = subprocess.run([sys.executable, str(ROOT / "recipes" / "demo.py"), "--helpfull"],
+                            capture_output=True, text=True, timeout=120,
+                            env={**ENV, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    help_text = result.stdout[result.stdout.index("--run_dir"):][:200]
+    assert "runs/demo" in help_text and "runs/<preset>" not in help_text

@@ -19,14 +19,16 @@ from mirrorgan_keras.runtime import distribute, run_files
 FLAGS = flags.FLAGS
 
 
-def define_common_flags(default_preset: str):
-    """Flags every recipe takes: preset, data (and bad images), run directory, strategy,
-    resume, seed, XLA, mixed precision, overrides."""
+def define_common_flags(default_preset: str, default_run_dir: str | None = None):
+    """Flags every recipe takes: preset, data (and bad images), run directory (default
+    ``default_run_dir``, else ``runs/<preset>``), strategy, resume, seed, XLA, mixed precision,
+    overrides."""
     flags.DEFINE_enum("preset", default_preset, sorted(PRESETS), "Configuration preset.")
     flags.DEFINE_string("data_dir", None, "Data set directory (default: the preset's).")
     flags.DEFINE_bool("skip_bad_images", None, "Skip (and count) training images that do not "
                       "decode instead of stopping (default: data.skip_bad_images, off).")
-    flags.DEFINE_string("run_dir", None, "Where the run writes its files (default runs/<preset>).")
+    flags.DEFINE_string("run_dir", default_run_dir, "Where the run writes its files"
+                        + ("." if default_run_dir else " (default runs/<preset>)."))
     flags.DEFINE_enum("strategy", "auto", list(distribute.STRATEGIES),
                       "tf.distribute strategy; auto = mirrored when several GPUs are visible.")
     flags.DEFINE_bool("resume", True, "Continue from the newest checkpoint of the run.")
@@ -80,6 +82,7 @@ def config_from_flags(stage_batch_key: str | None = None, **stage_values) -> Mir
 
 
 def run_dir() -> str:
+    """``--run_dir``, or ``runs/<preset>`` when it has no default."""
     return FLAGS.run_dir or f"runs/{FLAGS.preset}"
 
 
