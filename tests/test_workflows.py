@@ -160,7 +160,7 @@ def test_a_stage_refuses_data_whose_vocabulary_is_not_the_runs(config, tmp_path)
             rf"vocabulary\.txt is not the vocabulary of the data set in {config.data.data_dir}: "
             rf"id 1 is '{tokens[2]}' in the run, '{tokens[1]}' in the data set "
             rf"\({len(tokens)} and {len(tokens)} ids\)")):
-        stages.train_mirrorgan(config, tmp_path, steps=1, verbose=0)
+        stages.pretrain_damsm(config, tmp_path, epochs=1, verbose=0)
     assert not (tmp_path / "config.json").exists()
 
 
@@ -198,6 +198,23 @@ def test_data_skip_bad_images_reaches_the_stages(config, tmp_path):
         stages.read_splits(config)
     train, test = stages.read_splits(override(config, {"data.skip_bad_images": True}))
     assert [str(image)] in ([*train.report.skipped_images], [*test.report.skipped_images])
+
+
+@pytest.mark.parametrize("in_the_way", ["run", "run/checkpoints"])
+def test_a_run_directory_that_cannot_be_written_is_refused_before_training(config, tmp_path,
+                                                                          in_the_way):
+    (tmp_path / in_the_way).parent.mkdir(exist_ok=True)
+    (tmp_path / in_the_way).write_text("a file in the way")
+    with pytest.raises(run_files.RunDirectoryNotWritableError,
+                       match=f"{tmp_path / in_the_way} is a file, not a directory"):
+        stages.pretrain_damsm(config, tmp_path / "run", epochs=1, verbose=0)
+
+
+def test_a_read_only_run_directory_is_refused_before_training(config, tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "access", lambda path, mode: str(path) != str(tmp_path))
+    with pytest.raises(run_files.RunDirectoryNotWritableError,
+                       match=f"{tmp_path} is not writable by this user"):
+        stages.pretrain_damsm(config, tmp_path / "run", epochs=1, verbose=0)
 
 
 def test_gan_without_pretrained_encoders_names_the_recipe_and_writes_nothing(config, tmp_path):

@@ -51,6 +51,7 @@ from mirrorgan_keras.runtime import distribute, precision
 from mirrorgan_keras.runtime.checkpoint import TrainingCheckpoint, training_state
 from mirrorgan_keras.runtime.run_files import (
     RunFiles,
+    check_writable,
     hold_run_lock,
     remove_leftovers,
     require_run_file,
@@ -121,7 +122,9 @@ def _open_stage(config: MirrorGANConfig, run_dir, strategy, stage: str, seed: in
     """A stage's life: yields this worker's run files, start time, (train, test) records and
     strategy, holding the run directory's lock (:func:`hold_run_lock`) until the stage ends.
 
-    The data is read first, so a missing data set leaves no run directory behind. Then what
+    That the run directory and the stage's checkpoints can be written is checked first
+    (:func:`check_writable`), then the data is read, so a missing data set leaves no run
+    directory behind. Then what
     killed writers left is removed (:func:`remove_leftovers`), ``seed`` seeds Python, NumPy,
     TensorFlow and Keras (the weight initialisers of the models the stage builds next), and
     the chief records the configuration and the vocabulary (``vocabulary.txt``), after checking
@@ -129,6 +132,7 @@ def _open_stage(config: MirrorGANConfig, run_dir, strategy, stage: str, seed: in
     (:func:`~mirrorgan_keras.data.vocabulary.check_run_vocabulary`)."""
     strategy, start = strategy or tf.distribute.get_strategy(), time.time()
     files = RunFiles(run_dir, distribute.worker_name(strategy))
+    check_writable(files, stage)
     train, test = read_splits(config)
     with hold_run_lock(files):
         remove_leftovers(files, stage)
