@@ -56,6 +56,9 @@ class TextConfig(_Section):
 
     words_num: int = 18  # captions are cut (random order-preserving subset) or padded to this
     captions_per_image: int = 10
+    # words seen fewer times in the captions are left out of a vocabulary built from caption
+    # files (docs/data.md, Vocabulary); 1 keeps every word, as the reference
+    min_word_count: int = 1
     word_embedding_dim: int = 300  # STEM embedding width
     embedding_dim: int = 256  # nef: word and sentence feature width (both directions)
     dropout: float = 0.5
@@ -151,7 +154,8 @@ class ComputeConfig(_Section):
     (CPUs with AMX/AVX-512 BF16, TPUs, recent GPUs) or "mixed_float16" (GPUs; with dynamic loss
     scaling). Variables, losses, softmaxes, batch-norm statistics and the images stay float32.
     ``cache_images``: decode, crop and resize the training images once and hold them in memory
-    (float32, 69 KB an image at 64², 0.8 MB at 256²: for small data sets; the same batches).
+    (float32, at least 69 KB an image at 64², 1.1 MB at 256²: for small data sets; the same
+    batches).
     """
 
     jit_compile: bool = False
@@ -180,6 +184,7 @@ class DataConfig(_Section):
     dataset: str = "cub"  # "cub" (CUB-200-2011), "synthetic_birds" (CUB layout) or "coco"
     data_dir: str = "data/birds"
     use_bbox: bool = True  # CUB bounding-box crop
+    skip_bad_images: bool = False  # skip (and count) images that do not decode, else stop
 
     def __post_init__(self):
         super().__post_init__()
@@ -205,9 +210,11 @@ class MirrorGANConfig(_Section):
         return dataclasses.asdict(self)
 
     def fingerprint(self) -> dict[str, Any]:
-        """:meth:`to_dict` without ``compute``: what a checkpoint must match to resume."""
+        """:meth:`to_dict` without ``compute``, ``text.min_word_count`` (the vocabulary it gives
+        is checked itself: ``vocabulary.txt``) and ``data.skip_bad_images`` (a run that read
+        its images without it had no bad one): what a checkpoint must match to resume."""
         values = self.to_dict()
-        del values["compute"]
+        del values["compute"], values["text"]["min_word_count"], values["data"]["skip_bad_images"]
         return values
 
     @classmethod
@@ -254,6 +261,7 @@ POWER_OF_TWO = Rule("that is a power of two >= 8",
 RULES: dict[str, Rule] = {
     "text.words_num": at_least(1),
     "text.captions_per_image": at_least(1),
+    "text.min_word_count": at_least(1),
     "text.word_embedding_dim": at_least(1),
     "text.embedding_dim": EVEN,  # half per direction of the bidirectional LSTM
     "text.dropout": FRACTION,

@@ -38,7 +38,7 @@ from mirrorgan_keras.runtime.run_files import RunFiles
 from mirrorgan_keras.training import cli, stages
 from mirrorgan_keras.training.samples import sample_captions
 
-cli.define_common_flags("birds_tiny")
+cli.define_common_flags("birds_tiny", default_run_dir="runs/demo")
 flags.adopt_module_key_flags(cli)  # list the shared flags in --help
 flags.DEFINE_integer("damsm_epochs", None, "DAMSM pretraining epochs (default: the preset's).",
                      lower_bound=1)
@@ -78,7 +78,7 @@ def timed(phases: dict, name: str, function, *args, **kwargs):
 def main(argv):
     del argv
     config = cli.config_from_flags(**{"data.data_dir": FLAGS.data_dir or "data/synthetic_birds"})
-    run_dir = Path(FLAGS.run_dir or "runs/demo")
+    run_dir = Path(cli.run_dir())
     strategy = cli.strategy_from_flags()
     with cli.lock_run_directory(run_dir, strategy):
         run_demo(config, run_dir, strategy)

@@ -117,3 +117,13 @@ def test_every_number_has_a_range_rule():
     assert numbers and not [key for key in numbers if key not in RULES]
     for name in PRESETS:  # the presets obey their own rules
         assert MirrorGANConfig.from_dict(get_preset(name).to_dict()) == get_preset(name)
+
+
+def test_the_image_cache_size_said_is_the_computed_one():
+    from mirrorgan_keras.config import ComputeConfig
+    from mirrorgan_keras.data.pipeline import SCALE_RATIO
+
+    def megabytes(final):  # float32 RGB, the shorter side scaled by SCALE_RATIO
+        return round(int(final * SCALE_RATIO) ** 2 * 3 * 4 / 1e6, 1)
+
+    assert f"{megabytes(256)} MB at 256²" in " ".join(ComputeConfig.__doc__.split())

@@ -98,3 +98,16 @@ def test_readme_quick_start_runs(tiny_run, tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out.startswith("(1, 32, 32, 3) uint8")
     assert (tmp_path / "bird.png").exists()
     assert (run_dir / "export" / "1" / "saved_model.pb").exists()
+
+
+def test_the_package_layout_names_every_module_recipe_and_benchmark():
+    """Each module of the packages it details (not layers/, evaluation/, convert/, described as
+    a whole), each recipe and each benchmark is named in docs/layers.md's layout."""
+    layout = (ROOT / "docs" / "layers.md").read_text().split("## Package layout")[1]
+    files = [*ROOT.glob("mirrorgan_keras/*/*.py"), *ROOT.glob("mirrorgan_keras/*.py"),
+             *ROOT.glob("recipes/*.py"), *ROOT.glob("benchmarks/*.py")]
+    whole = ("layers", "evaluation", "convert")
+    unnamed = [str(path.relative_to(ROOT)) for path in files
+               if not path.stem.startswith("_") and path.parent.name not in whole
+               and path.stem not in layout]
+    assert unnamed == []

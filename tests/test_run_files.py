@@ -118,7 +118,8 @@ def test_a_config_that_does_not_fit_the_runs_weights_is_refused_naming_the_fix(t
 def test_missing_run_file_names_the_recipe(tmp_path):
     with pytest.raises(FileNotFoundError, match="recipes/pretrain_damsm.py"):
         require_run_file(RunFiles(tmp_path).damsm, "recipes/pretrain_damsm.py")
-    with pytest.raises(FileNotFoundError, match="a training recipe"):
+    with pytest.raises(FileNotFoundError, match="is not a run directory. The first stage of a "
+                                                "run writes it: recipes/pretrain_damsm.py"):
         load_run_config(tmp_path)
 
 

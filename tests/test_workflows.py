@@ -160,7 +160,7 @@ def test_a_stage_refuses_data_whose_vocabulary_is_not_the_runs(config, tmp_path)
             rf"vocabulary\.txt is not the vocabulary of the data set in {config.data.data_dir}: "
             rf"id 1 is '{tokens[2]}' in the run, '{tokens[1]}' in the data set "
             rf"\({len(tokens)} and {len(tokens)} ids\)")):
-        stages.train_mirrorgan(config, tmp_path, steps=1, verbose=0)
+        stages.pretrain_damsm(config, tmp_path, epochs=1, verbose=0)
     assert not (tmp_path / "config.json").exists()
 
 
@@ -173,9 +173,54 @@ def test_missing_data_set_says_where_to_get_it(config, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_gan_without_pretrained_encoders_names_the_recipe(config, tmp_path):
+def copy_of_the_data_set(config, tmp_path):
+    """``config`` reading a copy of its data set in ``tmp_path`` (to break), without the
+    captions cache."""
+    data_dir = shutil.copytree(config.data.data_dir, tmp_path / "data")
+    (data_dir / "captions.pickle").unlink(missing_ok=True)
+    return override(config, {"data.data_dir": str(data_dir)})
+
+
+def test_a_bad_caption_file_is_reported_without_the_missing_data_set_advice(config, tmp_path):
+    config = copy_of_the_data_set(config, tmp_path)
+    caption_file = next((tmp_path / "data" / "text").rglob("*.txt"))
+    caption_file.write_bytes(b"\x00\x01" * 100)
+    with pytest.raises(DatasetLayoutError, match=str(caption_file)) as error:
+        stages.read_splits(config)
+    assert "not found or incomplete" not in str(error.value)
+
+
+def test_data_skip_bad_images_reaches_the_stages(config, tmp_path):
+    config = copy_of_the_data_set(config, tmp_path)
+    image = next((tmp_path / "data" / "CUB_200_2011" / "images").rglob("*.jpg"))
+    image.write_bytes(b"not an image")
+    with pytest.raises(DatasetLayoutError, match="training recipes: --skip_bad_images"):
+        stages.read_splits(config)
+    train, test = stages.read_splits(override(config, {"data.skip_bad_images": True}))
+    assert [str(image)] in ([*train.report.skipped_images], [*test.report.skipped_images])
+
+
+@pytest.mark.parametrize("in_the_way", ["run", "run/checkpoints"])
+def test_a_run_directory_that_cannot_be_written_is_refused_before_training(config, tmp_path,
+                                                                          in_the_way):
+    (tmp_path / in_the_way).parent.mkdir(exist_ok=True)
+    (tmp_path / in_the_way).write_text("a file in the way")
+    with pytest.raises(run_files.RunDirectoryNotWritableError,
+                       match=f"{tmp_path / in_the_way} is a file, not a directory"):
+        stages.pretrain_damsm(config, tmp_path / "run", epochs=1, verbose=0)
+
+
+def test_a_read_only_run_directory_is_refused_before_training(config, tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "access", lambda path, mode: str(path) != str(tmp_path))
+    with pytest.raises(run_files.RunDirectoryNotWritableError,
+                       match=f"{tmp_path} is not writable by this user"):
+        stages.pretrain_damsm(config, tmp_path / "run", epochs=1, verbose=0)
+
+
+def test_gan_without_pretrained_encoders_names_the_recipe_and_writes_nothing(config, tmp_path):
     with pytest.raises(FileNotFoundError, match="pretrain_damsm.py"):
-        stages.train_mirrorgan(config, tmp_path, steps=1, verbose=0)
+        stages.train_mirrorgan(config, tmp_path / "run", steps=1, verbose=0)
+    assert not (tmp_path / "run").exists()
 
 
 

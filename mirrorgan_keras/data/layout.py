@@ -34,6 +34,10 @@ class DatasetLayoutError(ValueError):
     """A data set file is missing or malformed; the message names the file."""
 
 
+class MissingFileError(DatasetLayoutError):
+    """A data set file is missing (the data set is not there, or not all of it)."""
+
+
 class NotTextError(DatasetLayoutError):
     """A caption file is not text (binary data, or another encoding than UTF-8)."""
 
@@ -73,6 +77,8 @@ class ReadReport:
     wordless_lines: list[str] = dataclasses.field(default_factory=list)  # "file:line" skipped
     padded_caption_files: list[str] = dataclasses.field(default_factory=list)  # too few captions
     non_utf8_files: list[str] = dataclasses.field(default_factory=list)  # decoded with U+FFFD
+    # "file:line (N words)" caption lines far longer than the model reads (records.py)
+    long_lines: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def problem_count(self) -> int:
@@ -95,7 +101,7 @@ def explain_layout_errors(layout: DatasetLayout, data_dir: str) -> Iterator[None
 def require_file(path: str) -> None:
     """Raises DatasetLayoutError when ``path`` is not a file."""
     if not os.path.isfile(path):
-        raise DatasetLayoutError(f"missing file: {path}")
+        raise MissingFileError(f"missing file: {path}")
 
 
 def load_pickle(path: str):
@@ -183,15 +189,19 @@ def not_text_reason(data: bytes, text: str) -> str | None:
     return None
 
 
-def read_captions(path: str, captions_per_image: int, report: ReadReport) -> list[list[str]]:
+def read_captions(path: str, captions_per_image: int, report: ReadReport,
+                  long_words: int | None = None) -> list[list[str]]:
     """The first ``captions_per_image`` captions of a caption file, tokenised (maybe fewer).
 
     Blank lines are skipped silently; lines with text but no word (e.g. "!!!" or "日本") are
-    skipped, logged and reported.
+    skipped, logged and reported. Captions of more than ``long_words`` words are kept and
+    reported in ``report.long_lines``.
     """
     captions = []
     for number, line in enumerate(read_text(path, report.non_utf8_files).split("\n"), start=1):
         tokens = tokenize(line)
+        if long_words is not None and len(tokens) > long_words:
+            report.long_lines.append(f"{path}:{number} ({len(tokens)} words)")
         if tokens:
             captions.append(tokens)
             if len(captions) == captions_per_image:

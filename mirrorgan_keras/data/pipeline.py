@@ -25,9 +25,9 @@ caption length: Keras RNNs take a mask instead of packed sequences.
 
 Images are assumed decodable: the readers check them (``ReadOptions.validate_images``).
 With ``cache_images`` every image is decoded, bbox-cropped and resized once, before the first
-batch, and held in memory as float32 (about ``(1.19·final)² · 12`` bytes an image: 69 KB at
-64², 0.8 MB at 256²), for small data sets whose decoding would otherwise compete with the
-training step for the CPU; the batches are the same as without.
+batch, and held in memory as float32 (at least ``(1.19·final)² · 12`` bytes an image, more when
+it is not square: 69 KB at 64², 1.1 MB at 256²), for small data sets whose decoding would
+otherwise compete with the training step for the CPU; the batches are the same as without.
 """
 
 from __future__ import annotations

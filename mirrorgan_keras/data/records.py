@@ -4,8 +4,8 @@ Captions come from ``captions.pickle`` (or MirrorGAN's ``bird_captions.pickle``)
 directory has one, so its vocabulary and word ids are used unchanged, and the caption files
 are not read (logged once per pickle: delete it after editing captions). Otherwise the caption
 files of *both* splits are read (first ``captions_per_image`` captions with words per file),
-the vocabulary is built from all of them (reference behaviour) and cached as
-``captions.pickle`` in the reference format.
+the vocabulary is built from all of them (every word, as the reference, or those seen
+``text.min_word_count`` times) and cached as ``captions.pickle`` in the reference format.
 
 Bad input (see :class:`ReadOptions`): a missing or malformed file raises
 :class:`~mirrorgan_keras.data.layout.DatasetLayoutError` naming it, with the expected tree.
@@ -41,7 +41,9 @@ from mirrorgan_keras.data.layout import (
 from mirrorgan_keras.data.vocabulary import (
     ReferenceCaptions,
     Vocabulary,
+    WordCounts,
     read_captions_pickle,
+    word_counts,
     write_captions_pickle,
 )
 
@@ -49,6 +51,8 @@ logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "test")
 CAPTION_PICKLES = ("captions.pickle", "bird_captions.pickle")  # first found is used
+LONG_CAPTION_FACTOR = 5  # caption lines over this many times text.words_num are reported
+ONE_OFF_WARNING_WORDS = 100  # a vocabulary of this many or more words, most seen once, is warned
 
 Captions = list[list[list[int]]]  # [image][caption][word] word ids
 _ANNOUNCED_PICKLES: set[str] = set()  # the caption pickles whose use was logged
@@ -124,7 +128,7 @@ def read_split(
         if not keys[split]:
             raise DatasetLayoutError(f"{split}/filenames.pickle lists no image")
         vocabulary, captions = load_captions(
-            layout, data_dir, keys, text_config.captions_per_image, options=options, report=report
+            layout, data_dir, keys, text_config, options=options, report=report
         )
         records = DatasetSplit(
             split=split,
@@ -143,12 +147,13 @@ def load_captions(
     layout: DatasetLayout,
     data_dir: str,
     keys: dict[str, list[str]],
-    captions_per_image: int,
+    text_config: TextConfig,
     *,
     options: ReadOptions,
     report: ReadReport,
 ) -> tuple[Vocabulary, dict[str, Captions]]:
     """Vocabulary and per-image captions of both splits, from the pickle or the text files."""
+    captions_per_image = text_config.captions_per_image
     for name in CAPTION_PICKLES:
         path = os.path.join(data_dir, name)
         if os.path.exists(path):
@@ -161,8 +166,7 @@ def load_captions(
                 for split in SPLITS
             }
             return reference.vocabulary, captions
-    return build_captions(layout, data_dir, keys, captions_per_image, options=options,
-                          report=report)
+    return build_captions(layout, data_dir, keys, text_config, options=options, report=report)
 
 
 def _announce_pickle(path: str) -> None:
@@ -204,28 +208,34 @@ def build_captions(
     layout: DatasetLayout,
     data_dir: str,
     keys: dict[str, list[str]],
-    captions_per_image: int,
+    text_config: TextConfig,
     *,
     options: ReadOptions,
     report: ReadReport,
 ) -> tuple[Vocabulary, dict[str, Captions]]:
-    """Reads every caption file, builds the vocabulary and caches ``captions.pickle``."""
-    tokens = {}
+    """Reads every caption file, builds the vocabulary (words seen ``text.min_word_count``
+    times or more; rarer ones are left out of the captions) and caches ``captions.pickle``.
+    Over-long caption lines and a vocabulary of mostly one-off words are logged."""
+    per_image = text_config.captions_per_image
+    long_words = LONG_CAPTION_FACTOR * text_config.words_num
+    paths = {split: [layout.text_path(data_dir, key) for key in keys[split]] for split in SPLITS}
+    tokens = {split: [read_captions(path, per_image, report, long_words) for path in paths[split]]
+              for split in SPLITS}
+    counts = word_counts(caption for split in SPLITS for image in tokens[split]
+                         for caption in image)
+    vocabulary = Vocabulary(counts.at_least(text_config.min_word_count))
+    _log_unusual_words(counts, vocabulary, report, long_words)
+    rare = (f" (words seen fewer than text.min_word_count={text_config.min_word_count} times "
+            "left out)" if text_config.min_word_count > 1 else "")
+    captions = {}
     for split in SPLITS:
-        tokens[split] = []
-        for key in keys[split]:
-            path = layout.text_path(data_dir, key)
-            tokens[split].append(complete_captions(
-                read_captions(path, captions_per_image, report), captions_per_image,
-                source=path, repeat_missing=options.repeat_missing_captions, report=report,
-            ))
-    vocabulary = Vocabulary.build(
-        caption for split in SPLITS for image in tokens[split] for caption in image
-    )
-    captions = {
-        split: [[vocabulary.lookup(caption) for caption in image] for image in tokens[split]]
-        for split in SPLITS
-    }
+        captions[split] = []
+        for path, image in zip(paths[split], tokens[split], strict=True):
+            known = [[word for word in caption if word in vocabulary] for caption in image]
+            captions[split].append([vocabulary.lookup(caption) for caption in complete_captions(
+                [caption for caption in known if caption], per_image, source=path + rare,
+                repeat_missing=options.repeat_missing_captions, report=report,
+            )])
     path = os.path.join(data_dir, CAPTION_PICKLES[0])
     flat = {split: [c for image in captions[split] for c in image] for split in SPLITS}
     try:
@@ -234,6 +244,28 @@ def build_captions(
     except OSError as error:
         logger.warning("could not cache the captions as %s: %s", path, error)
     return vocabulary, captions
+
+
+def _log_unusual_words(counts: WordCounts, vocabulary: Vocabulary, report: ReadReport,
+                       long_words: int) -> None:
+    """Warns of caption lines over ``long_words`` words (with their count and places) and of a
+    vocabulary whose words are mostly seen once; logs the words left out."""
+    if report.long_lines:
+        shown = ", ".join(report.long_lines[:5])
+        more = f" and {len(report.long_lines) - 5} more" if len(report.long_lines) > 5 else ""
+        logger.warning("%d caption lines have over %d words (%d x text.words_num; the model "
+                       "reads text.words_num of them): %s%s", len(report.long_lines), long_words,
+                       LONG_CAPTION_FACTOR, shown, more)
+    once = sum(1 for count in counts.values() if count == 1)
+    left_out = len(counts) - (vocabulary.size - 2)
+    if left_out:
+        logger.info("%d of %d words are seen fewer than text.min_word_count times and left out "
+                    "of the vocabulary", left_out, len(counts))
+    elif once >= ONE_OFF_WARNING_WORDS and 2 * once > len(counts):
+        logger.warning("%d of the %d vocabulary words are seen only once in the captions (an "
+                       "over-long or garbled caption line gives many): each is an id the "
+                       "encoders learn from one caption. --set text.min_word_count=2 leaves "
+                       "them out (docs/data.md, Vocabulary)", once, len(counts))
 
 
 def drop_bad_images(records: DatasetSplit, skip: bool) -> DatasetSplit:
@@ -246,7 +278,8 @@ def drop_bad_images(records: DatasetSplit, skip: bool) -> DatasetSplit:
     if not skip:
         raise DatasetLayoutError(
             f"{len(problems)} of {len(records)} {records.split} images cannot be used:\n"
-            f"{listing}{more}\nPass ReadOptions(skip_bad_images=True) to skip them."
+            f"{listing}{more}\nSkip them with ReadOptions(skip_bad_images=True) (the "
+            "training recipes: --skip_bad_images)."
         )
     if len(problems) == len(records):
         raise DatasetLayoutError(f"no {records.split} image can be used:\n{listing}{more}")

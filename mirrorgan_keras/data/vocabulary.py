@@ -20,6 +20,7 @@ reads it, :func:`check_run_vocabulary` refuses a data set whose vocabulary diffe
 
 from __future__ import annotations
 
+import collections
 import itertools
 import pickle
 from collections.abc import Iterable, Mapping, Sequence
@@ -58,10 +59,10 @@ class Vocabulary:
         self._ids = {token: i for i, token in enumerate(self._tokens)}
 
     @classmethod
-    def build(cls, tokenized_captions: Iterable[Sequence[str]]) -> Vocabulary:
-        """All words of the captions, in order of first occurrence (no count threshold)."""
-        words = dict.fromkeys(word for caption in tokenized_captions for word in caption)
-        return cls(list(words))
+    def build(cls, tokenized_captions: Iterable[Sequence[str]], min_count: int = 1) -> Vocabulary:
+        """The words that occur at least ``min_count`` times in the captions, in order of first
+        occurrence (1, the reference's rule: every word)."""
+        return cls(word_counts(tokenized_captions).at_least(min_count))
 
     @property
     def tokens(self) -> tuple[str, ...]:
@@ -140,6 +141,19 @@ class Vocabulary:
             return cls(tokens[1:])
         except ValueError as error:
             raise DatasetLayoutError(f"malformed {source}: {error}") from None
+
+
+class WordCounts(collections.Counter):
+    """How often each word occurs, in order of first occurrence."""
+
+    def at_least(self, min_count: int) -> list[str]:
+        """The words seen ``min_count`` times or more, in order of first occurrence."""
+        return [word for word, count in self.items() if count >= min_count]
+
+
+def word_counts(tokenized_captions: Iterable[Sequence[str]]) -> WordCounts:
+    """:class:`WordCounts` of the words of ``tokenized_captions``."""
+    return WordCounts(word for caption in tokenized_captions for word in caption)
 
 
 class VocabularyMismatchError(ValueError):

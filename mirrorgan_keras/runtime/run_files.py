@@ -250,6 +250,27 @@ def _shared_with_a_live_worker(files: RunFiles) -> bool:
     return False
 
 
+class RunDirectoryNotWritableError(OSError):
+    """A run directory, or its checkpoints' directory, cannot be written."""
+
+
+def check_writable(files: RunFiles, stage: str) -> None:
+    """Raises :class:`RunDirectoryNotWritableError` when the run directory or the checkpoints
+    of ``stage`` cannot be created or written (a file in the way, no write permission)."""
+    for directory in (files.root, files.checkpoints(stage)):
+        existing = next(path for path in (directory, *directory.parents) if path.exists())
+        if not existing.is_dir():
+            reason = f"{existing} is a file, not a directory"
+        elif not os.access(existing, os.W_OK | os.X_OK):
+            reason = f"{existing} is not writable by this user"
+        else:
+            continue
+        raise RunDirectoryNotWritableError(
+            f"cannot write the run's files in {directory}: {reason}. Give another --run_dir, "
+            "or make it writable"
+        )
+
+
 def require_run_file(path: Path, recipe: str):
     """Raises FileNotFoundError naming the ``recipe`` that writes ``path`` when it is missing."""
     if not Path(path).exists():
@@ -305,7 +326,13 @@ def load_run_config(run_dir, data_dir: str | None = None) -> MirrorGANConfig:
     """The configuration a run recorded in ``<run_dir>/config.json``, with ``data_dir`` (when
     given) for a data set that has moved since."""
     files = RunFiles(run_dir)
-    require_run_file(files.config, "a training recipe")
+    if not files.config.exists():
+        raise FileNotFoundError(
+            f"{files.config} not found: {files.root} is not a run directory. The first stage of "
+            "a run writes it: recipes/pretrain_damsm.py (then pretrain_stream.py and train_cub.py "
+            "or train_coco.py), or recipes/train_synthetic_birds.py, recipes/demo.py or "
+            "recipes/convert_torch.py, which write a whole run"
+        )
     try:
         config = MirrorGANConfig.from_dict(json.loads(files.config.read_text())["config"])
     except ValueError as error:

@@ -19,12 +19,16 @@ from mirrorgan_keras.runtime import distribute, run_files
 FLAGS = flags.FLAGS
 
 
-def define_common_flags(default_preset: str):
-    """Flags every recipe takes: preset, data, run directory, strategy, resume, seed, XLA, mixed
-    precision, overrides."""
+def define_common_flags(default_preset: str, default_run_dir: str | None = None):
+    """Flags every recipe takes: preset, data (and bad images), run directory (default
+    ``default_run_dir``, else ``runs/<preset>``), strategy, resume, seed, XLA, mixed precision,
+    overrides."""
     flags.DEFINE_enum("preset", default_preset, sorted(PRESETS), "Configuration preset.")
     flags.DEFINE_string("data_dir", None, "Data set directory (default: the preset's).")
-    flags.DEFINE_string("run_dir", None, "Where the run writes its files (default runs/<preset>).")
+    flags.DEFINE_bool("skip_bad_images", None, "Skip (and count) training images that do not "
+                      "decode instead of stopping (default: data.skip_bad_images, off).")
+    flags.DEFINE_string("run_dir", default_run_dir, "Where the run writes its files"
+                        + ("." if default_run_dir else " (default runs/<preset>)."))
     flags.DEFINE_enum("strategy", "auto", list(distribute.STRATEGIES),
                       "tf.distribute strategy; auto = mirrored when several GPUs are visible.")
     flags.DEFINE_bool("resume", True, "Continue from the newest checkpoint of the run.")
@@ -51,7 +55,7 @@ def parse_overrides(assignments: list[str]) -> dict:
     for assignment in assignments:
         key, separator, text = assignment.partition("=")
         if not separator:
-            raise flags.ValidationError(f"--set expects KEY=VALUE, got {assignment!r}")
+            raise ValueError(f"--set expects KEY=VALUE, got {assignment!r}")
         try:
             values[key.strip()] = ast.literal_eval(text)
         except (ValueError, SyntaxError):
@@ -66,7 +70,8 @@ def config_from_flags(stage_batch_key: str | None = None, **stage_values) -> Mir
 
     Every value is checked here (:mod:`mirrorgan_keras.config`), before anything is written: a
     wrong one exits with a message naming its key."""
-    values = {"data.data_dir": FLAGS.data_dir, stage_batch_key: FLAGS.batch_size,
+    values = {"data.data_dir": FLAGS.data_dir, "data.skip_bad_images": FLAGS.skip_bad_images,
+              stage_batch_key: FLAGS.batch_size,
               "compute.jit_compile": FLAGS.jit_compile,
               "compute.mixed_precision": FLAGS.mixed_precision, **stage_values}
     values = {k: v for k, v in values.items() if k is not None and v is not None}
@@ -77,6 +82,7 @@ def config_from_flags(stage_batch_key: str | None = None, **stage_values) -> Mir
 
 
 def run_dir() -> str:
+    """``--run_dir``, or ``runs/<preset>`` when it has no default."""
     return FLAGS.run_dir or f"runs/{FLAGS.preset}"
 
 

@@ -26,11 +26,12 @@ import tensorflow as tf
 
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.data import (
-    DatasetLayoutError,
+    ReadOptions,
     load_split,
     make_config_dataset,
     steps_per_epoch,
 )
+from mirrorgan_keras.data.layout import MissingFileError
 from mirrorgan_keras.data.vocabulary import check_run_vocabulary
 from mirrorgan_keras.evaluation.redescription import (
     caption_losses,
@@ -50,6 +51,7 @@ from mirrorgan_keras.runtime import distribute, precision
 from mirrorgan_keras.runtime.checkpoint import TrainingCheckpoint, training_state
 from mirrorgan_keras.runtime.run_files import (
     RunFiles,
+    check_writable,
     hold_run_lock,
     remove_leftovers,
     require_run_file,
@@ -70,13 +72,15 @@ DATA_SOURCES = {
 
 
 def read_splits(config: MirrorGANConfig):
-    """(train, test) records of the configured data set; a missing data set raises a
-    :class:`DatasetLayoutError` that says where to get it."""
+    """(train, test) records of the configured data set (bad images skipped with
+    ``data.skip_bad_images``); a missing data set file raises a :class:`MissingFileError` that
+    says where to get the data set."""
+    options = ReadOptions(skip_bad_images=config.data.skip_bad_images)
     try:
-        return (load_split(config.data, config.text, "train"),
-                load_split(config.data, config.text, "test"))
-    except DatasetLayoutError as error:
-        raise DatasetLayoutError(
+        return (load_split(config.data, config.text, "train", options),
+                load_split(config.data, config.text, "test", options))
+    except MissingFileError as error:
+        raise MissingFileError(
             f"{error}\n\nData set {config.data.dataset!r} not found or incomplete in "
             f"{config.data.data_dir!r}. Get it from: {DATA_SOURCES[config.data.dataset]} "
             "(docs/data.md, section How to obtain them)."
@@ -118,7 +122,9 @@ def _open_stage(config: MirrorGANConfig, run_dir, strategy, stage: str, seed: in
     """A stage's life: yields this worker's run files, start time, (train, test) records and
     strategy, holding the run directory's lock (:func:`hold_run_lock`) until the stage ends.
 
-    The data is read first, so a missing data set leaves no run directory behind. Then what
+    That the run directory and the stage's checkpoints can be written is checked first
+    (:func:`check_writable`), then the data is read, so a missing data set leaves no run
+    directory behind. Then what
     killed writers left is removed (:func:`remove_leftovers`), ``seed`` seeds Python, NumPy,
     TensorFlow and Keras (the weight initialisers of the models the stage builds next), and
     the chief records the configuration and the vocabulary (``vocabulary.txt``), after checking
@@ -126,6 +132,7 @@ def _open_stage(config: MirrorGANConfig, run_dir, strategy, stage: str, seed: in
     (:func:`~mirrorgan_keras.data.vocabulary.check_run_vocabulary`)."""
     strategy, start = strategy or tf.distribute.get_strategy(), time.time()
     files = RunFiles(run_dir, distribute.worker_name(strategy))
+    check_writable(files, stage)
     train, test = read_splits(config)
     with hold_run_lock(files):
         remove_leftovers(files, stage)
@@ -237,14 +244,11 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, *,
     """
     _check_positive(steps=1 if steps is None else steps, checkpoint_every=checkpoint_every,
                     sample_every=sample_every)
+    damsm_weights, stream_weights = _pretrained_encoders(config, RunFiles(run_dir),
+                                                         damsm_weights, stream_weights)
     stage = _open_stage(config, run_dir, strategy, "mirrorgan", seed)
     with stage as (files, start, train, test, strategy):
         vocab_size = train.vocabulary.size
-        damsm_weights = Path(damsm_weights or files.damsm)
-        stream_weights = Path(stream_weights or files.stream)
-        require_run_file(damsm_weights, "recipes/pretrain_damsm.py")
-        if config.train.lambda_stream > 0:
-            require_run_file(stream_weights, "recipes/pretrain_stream.py")
         if steps is None:
             steps = config.train.max_epoch * steps_per_epoch(train, config.train.batch_size)
         gan = _build_mirrorgan(config, vocab_size, strategy, damsm_weights=damsm_weights,
@@ -265,6 +269,18 @@ def train_mirrorgan(config: MirrorGANConfig, run_dir, strategy=None, *,
         if files.chief:
             save_weights(gan.sync_ema_generator(), files.generator)
         return _summary(history, {}, start, steps=steps)
+
+
+def _pretrained_encoders(config: MirrorGANConfig, files: RunFiles, damsm_weights,
+                         stream_weights) -> tuple[Path, Path]:
+    """The DAMSM and STREAM weight files the GAN starts from (default: the run's); one that is
+    needed and missing raises naming its recipe, before anything is written in the run."""
+    damsm_weights = Path(damsm_weights or files.damsm)
+    stream_weights = Path(stream_weights or files.stream)
+    require_run_file(damsm_weights, "recipes/pretrain_damsm.py")
+    if config.train.lambda_stream > 0:
+        require_run_file(stream_weights, "recipes/pretrain_stream.py")
+    return damsm_weights, stream_weights
 
 
 def _build_mirrorgan(config: MirrorGANConfig, vocab_size: int, strategy, *, damsm_weights,

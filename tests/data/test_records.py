@@ -1,7 +1,9 @@
 """Bad input, shared by every reader (exercised through the COCO layout)."""
 
+import dataclasses
 import logging
 import os
+import re
 
 import numpy as np
 import pytest
@@ -174,3 +176,33 @@ def test_interleave_classes_alternates_classes_and_keeps_every_image():
     np.testing.assert_array_equal(mixed.class_ids, [3, 5, 7, 3, 5, 3])
     assert mixed.captions == [[[1]], [[4]], [[6]], [[2]], [[5]], [[3]]]
     np.testing.assert_array_equal(mixed.bboxes[:, 0], [0, 12, 20, 4, 16, 8])
+
+
+def random_words(count, seed=0):
+    rng = np.random.default_rng(seed)
+    letters = list("abcdefghijklmnopqrstuvwxyz")
+    return " ".join("".join(rng.choice(letters, 8)) for _ in range(count))
+
+
+def test_an_over_long_caption_line_is_reported_with_its_count(coco_tree, caplog):
+    write_text(text_path(coco_tree, 0), f"first caption\n{random_words(10_000)}\nthird\n")
+    with caplog.at_level(logging.WARNING):
+        records = read_coco(coco_tree, "train", TEXT)
+    assert records.report.long_lines == [f"{text_path(coco_tree, 0)}:2 (10000 words)"]
+    assert "1 caption lines have over" in caplog.text
+    assert re.search(r"100\d\d of the 100\d\d vocabulary words are seen only once", caplog.text)
+    assert "--set text.min_word_count=2 leaves them out" in caplog.text
+
+
+def test_min_word_count_leaves_one_off_words_out_and_one_keeps_every_word(coco_tree):
+    write_text(text_path(coco_tree, 0), f"first caption\n{random_words(500)} caption\nfirst\n")
+    every_word = read_coco(coco_tree, "train", TEXT).vocabulary
+    os.remove(os.path.join(coco_tree, "captions.pickle"))
+    text = dataclasses.replace(TEXT, min_word_count=2)
+    records = read_coco(coco_tree, "train", text, ReadOptions(repeat_missing_captions=True))
+    assert every_word.size - records.vocabulary.size >= 500
+    assert "caption" in records.vocabulary and "dinner" not in records.vocabulary
+    assert [records.vocabulary.decode(c) for c in records.captions[0]] == [
+        "first caption", "caption", "first"]
+    assert [records.vocabulary.decode(c) for c in records.captions[1]] == [
+        "a giraffe", "giraffe", "giraffe"]
