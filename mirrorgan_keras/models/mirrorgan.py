@@ -12,7 +12,7 @@ from keras import ops
 
 from mirrorgan_keras.config import MirrorGANConfig, TrainConfig
 from mirrorgan_keras.layers import RegionImageEncoder, SemanticTextEncoder, StageDiscriminator
-from mirrorgan_keras.losses import binary_cross_entropy, damsm_losses
+from mirrorgan_keras.losses import binary_cross_entropy, damsm_losses, kl_divergence
 from mirrorgan_keras.models.generator import GLAMGenerator
 from mirrorgan_keras.models.stream import STREAM
 from mirrorgan_keras.runtime import distribute, precision
@@ -260,8 +260,7 @@ class MirrorGAN(keras.Model):
             terms.append(distribute.distributed_mean(binary_cross_entropy(unconditional, 1.0)))
             terms.append(distribute.distributed_mean(binary_cross_entropy(conditional, 1.0)))
         adversarial = tf.add_n(terms)
-        mu, logvar = (tf.cast(outputs[key], tf.float32) for key in ("mu", "logvar"))
-        kl = distribute.distributed_mean(-0.5 * (1.0 + logvar - mu**2 - tf.exp(logvar)))
+        kl = kl_divergence(outputs["mu"], outputs["logvar"])
         last_image = outputs["images"][-1]
         stream = (
             self.stream.caption_loss(last_image, batch["captions"], training=False)
