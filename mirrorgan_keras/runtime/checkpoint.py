@@ -24,6 +24,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from mirrorgan_keras.config import without_removed_keys
 from mirrorgan_keras.runtime.run_files import FORMAT_VERSION, atomic_path, check_format_version
 
 _NAME = re.compile(r"^ckpt-(\d+)$")
@@ -106,7 +107,7 @@ class TrainingCheckpoint:
 
     def _check_compatible(self, manifest: dict, path: Path):
         check_format_version(manifest.get("format_version"), path)
-        differences = _config_differences(manifest["config"], self.config)
+        differences = _config_differences(without_removed_keys(manifest["config"]), self.config)
         if differences:
             raise CheckpointMismatchError(
                 f"checkpoint {path} was written by another configuration; differing keys: "
