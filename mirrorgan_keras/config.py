@@ -134,7 +134,6 @@ class TrainConfig(_Section):
 
     batch_size: int = 12
     max_epoch: int = 650
-    snapshot_interval: int = 50  # epochs
     generator_lr: float = 2e-4
     discriminator_lr: float = 2e-4
     beta_1: float = 0.5
@@ -219,15 +218,34 @@ class MirrorGANConfig(_Section):
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> MirrorGANConfig:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`; the :data:`REMOVED_KEYS` of older files are dropped."""
         kwargs = {}
-        for key, value in values.items():
+        for key, value in without_removed_keys(values).items():
             if key != "name" and key not in _SECTION_TYPES:
                 raise ConfigValueError(
                     f"unknown config section {key!r}; expected one of {sorted(_SECTION_TYPES)}"
                 )
             kwargs[key] = value if key == "name" else _SECTION_TYPES[key](**value)
         return cls(**kwargs)
+
+
+# Keys that configurations had and no longer have: {dotted key: why}. An older run's
+# config.json and checkpoints still hold them; :func:`without_removed_keys` drops them on read.
+REMOVED_KEYS = {
+    "train.snapshot_interval": "recorded only: checkpoints follow the recipes' --checkpoint_every",
+}
+
+
+def without_removed_keys(values: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a configuration dict (:meth:`MirrorGANConfig.to_dict` or ``fingerprint``) without
+    :data:`REMOVED_KEYS`; other dicts pass unchanged."""
+    values = {key: dict(value) if isinstance(value, dict) else value
+              for key, value in values.items()}
+    for dotted in REMOVED_KEYS:
+        section, _, key = dotted.partition(".")
+        if isinstance(values.get(section), dict):
+            values[section].pop(key, None)
+    return values
 
 
 _SECTION_TYPES = {name: hint for name, hint in typing.get_type_hints(MirrorGANConfig).items()
@@ -293,7 +311,6 @@ RULES: dict[str, Rule] = {
     "stream.epochs": at_least(1),
     "train.batch_size": at_least(1),
     "train.max_epoch": at_least(1),
-    "train.snapshot_interval": at_least(1),
     "train.generator_lr": POSITIVE,
     "train.discriminator_lr": POSITIVE,
     "train.beta_1": FRACTION,
@@ -370,7 +387,7 @@ def _coco() -> MirrorGANConfig:
         generator=GeneratorConfig(ngf=48, res_blocks=3),
         discriminator=DiscriminatorConfig(ndf=96),
         damsm=DAMSMConfig(),
-        train=TrainConfig(batch_size=14, max_epoch=120, snapshot_interval=5),
+        train=TrainConfig(batch_size=14, max_epoch=120),
         data=DataConfig(dataset="coco", data_dir="data/coco", use_bbox=False),
     )
 
@@ -401,8 +418,8 @@ def _birds_tiny() -> MirrorGANConfig:
         # A short CPU run: a faster moving average (horizon ~100 steps instead of ~1000), a
         # generator learning rate 16× the reference's 2e-4 (the largest single gain) and a
         # heavier re-description term (λ 50 instead of 20: colours land in the right parts).
-        train=TrainConfig(batch_size=32, max_epoch=30, snapshot_interval=5, ema_decay=0.99,
-                          generator_lr=3.2e-3, lambda_stream=50.0),
+        train=TrainConfig(batch_size=32, max_epoch=30, ema_decay=0.99, generator_lr=3.2e-3,
+                          lambda_stream=50.0),
         data=DataConfig(dataset="synthetic_birds", data_dir="data/synthetic_birds", use_bbox=True),
         # 2,400 small images: decoded once (166 MB at 64²), not every batch on the 2 cores.
         compute=ComputeConfig(cache_images=True),

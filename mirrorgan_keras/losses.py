@@ -11,9 +11,12 @@ def kl_divergence(mu, logvar):
     """KL(N(mu, exp(logvar)) ‖ N(0, I)) of conditioning augmentation, as the reference computes it.
 
     ``-0.5 · mean(1 + logvar − mu² − exp(logvar))`` over batch and dimensions; inputs
-    ``[B, condition_dim]``, output a scalar.
+    ``[B, condition_dim]``, output a float32 scalar. Under a ``tf.distribute`` strategy each
+    replica returns its share of the global-batch mean
+    (:func:`~mirrorgan_keras.runtime.distribute.distributed_mean`); elsewhere the mean itself.
     """
-    return -0.5 * ops.mean(1.0 + logvar - ops.square(mu) - ops.exp(logvar))
+    mu, logvar = ops.cast(mu, "float32"), ops.cast(logvar, "float32")
+    return distribute.distributed_mean(-0.5 * (1.0 + logvar - mu**2 - ops.exp(logvar)))
 
 
 def masked_caption_loss_terms(captions, logits):
@@ -29,11 +32,13 @@ def masked_caption_loss_terms(captions, logits):
 def masked_caption_loss(captions, logits):
     """Cross-entropy of caption logits against the ids, averaged over real (non-zero) words.
 
-    captions: int ``[B, T]`` (0 = padding); logits: ``[B, T, V]``. Returns a scalar; 0 when
-    there are no real words.
+    captions: int ``[B, T]`` (0 = padding); logits: ``[B, T, V]``. Returns a float32 scalar; 0
+    when there are no real words. Under a ``tf.distribute`` strategy each replica returns its
+    share of the mean over the real words of the global batch
+    (:func:`~mirrorgan_keras.runtime.distribute.distributed_mean`).
     """
     token_losses, mask = masked_caption_loss_terms(captions, logits)
-    return ops.sum(token_losses * mask) / ops.maximum(ops.sum(mask), 1.0)
+    return distribute.distributed_mean(token_losses, mask)
 
 
 def binary_cross_entropy(logits, label: float):

@@ -12,12 +12,7 @@ import mirrorgan_keras.runtime.quiet_tensorflow  # noqa: F401  (first: before Te
 
 # isort: split
 
-from absl import app, flags
-
 from mirrorgan_keras.training import cli
 
-cli.define_gan_flags("coco")
-flags.adopt_module_key_flags(cli)  # list the shared flags in --help
-
 if __name__ == "__main__":
-    app.run(cli.gan_main)
+    cli.run_gan_recipe("coco")

@@ -242,3 +242,28 @@ def test_a_worker_sharing_the_run_directory_keeps_its_files_while_it_runs(tmp_pa
         assert remove_leftovers(chief, "damsm") == [left_directory]  # its own checkpoints
     assert left_file.exists()
     assert remove_leftovers(chief, "damsm") == [left_file]
+
+
+def test_an_older_run_with_snapshot_interval_loads_and_resumes(tmp_path):
+    """``train.snapshot_interval`` was removed (config.REMOVED_KEYS): a run's config.json and
+    checkpoints written with it load and resume, and say nothing."""
+    from mirrorgan_keras.runtime.checkpoint import TrainingCheckpoint
+
+    files = RunFiles(tmp_path)
+    config = get_preset("cub")
+    write_run_config(files, config, vocab_size=50)
+    recorded = json.loads(files.config.read_text())
+    recorded["config"]["train"]["snapshot_interval"] = 50
+    files.config.write_text(json.dumps(recorded))
+    old_fingerprint = {k: v for k, v in recorded["config"].items() if k != "compute"}
+    saved = [keras.Variable(np.arange(3, dtype="float32"))]
+    TrainingCheckpoint(files.checkpoints("mirrorgan"), saved, old_fingerprint).save(7)
+    loaded = load_run_config(tmp_path)
+    assert loaded == config
+    restored = [keras.Variable(np.zeros(3, "float32"))]
+    checkpoint = TrainingCheckpoint(files.checkpoints("mirrorgan"), restored,
+                                    loaded.fingerprint())
+    assert checkpoint.restore_latest() == 7
+    np.testing.assert_array_equal(np.asarray(restored[0]), [0.0, 1.0, 2.0])
+    write_run_config(files, loaded, vocab_size=50)  # the next stage rewrites it without the key
+    assert "snapshot_interval" not in json.loads(files.config.read_text())["config"]["train"]

@@ -35,9 +35,7 @@ import re
 from collections.abc import Mapping
 
 import numpy as np
-import tensorflow as tf
 
-from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.convert.state_dict import (
     CheckpointConversionError,
     TensorRule,
@@ -208,14 +206,3 @@ def convert_discriminator(state: Mapping[str, np.ndarray], discriminator: StageD
     CheckpointConversionError naming any key that does not fit."""
     module = f"D_NET{discriminator.image_size} (ndf {discriminator.ndf})"
     assign_state(state, discriminator_rules(discriminator), module, source)
-
-
-def build_discriminators(config: MirrorGANConfig) -> list[StageDiscriminator]:
-    """One StageDiscriminator per stage of ``config``, built (random weights)."""
-    discriminators = []
-    for index, size in enumerate(config.generator.image_sizes):
-        discriminator = StageDiscriminator(config.discriminator.ndf, size,
-                                           name=f"discriminator{index}")
-        discriminator(tf.zeros((1, size, size, 3)), tf.zeros((1, config.text.embedding_dim)))
-        discriminators.append(discriminator)
-    return discriminators

@@ -32,7 +32,6 @@ from mirrorgan_keras.convert.encoders import (
     text_encoder_sizes,
 )
 from mirrorgan_keras.convert.gan import (
-    build_discriminators,
     convert_discriminator,
     convert_generator,
     discriminator_sizes,
@@ -40,7 +39,7 @@ from mirrorgan_keras.convert.gan import (
 )
 from mirrorgan_keras.convert.state_dict import CheckpointConversionError, load_state_dict
 from mirrorgan_keras.data.vocabulary import Vocabulary, read_captions_pickle
-from mirrorgan_keras.models import DAMSM, GLAMGenerator, save_initial_state
+from mirrorgan_keras.models import DAMSM, GLAMGenerator, save_initial_state, stage_discriminators
 from mirrorgan_keras.runtime.run_files import RunFiles, save_weights, write_run_config
 
 
@@ -160,7 +159,7 @@ def convert_reference_run(checkpoints: ReferenceCheckpoints, run_dir: str | Path
         convert_generator(states["generator"][1], generator, states["generator"][0])
         writers.append((files.generator, lambda path: save_weights(generator, path)))
     if "discriminators" in states:
-        discriminators = build_discriminators(config)
+        discriminators = stage_discriminators(config)
         for (source, state), discriminator in zip(states["discriminators"], discriminators,
                                                   strict=True):
             convert_discriminator(state, discriminator, source)

@@ -330,12 +330,22 @@ def crop_image(scaled: tf.Tensor, size: int, seed: tf.Tensor, training: bool) ->
         top, left = (shape[0] - size) // 2, (shape[1] - size) // 2
         crop = scaled[top:top + size, left:left + size]
     crop = tf.ensure_shape(crop, [size, size, 3])
-    return tf.clip_by_value(crop / 127.5 - 1.0, -1.0, 1.0)
+    return tf.clip_by_value(from_uint8(crop), -1.0, 1.0)
+
+
+def from_uint8(images):
+    """Pixels in [0, 255] (uint8, or floats on that scale) → float32 in [-1, 1], ``x / 127.5 − 1``
+    (docs/design.md §2), same shape: the pipeline's scaling, which :func:`to_uint8` inverts. An
+    array gives an array, computed in float64 and rounded once (the values the attribute oracle
+    has always been trained on); a tensor (also inside a ``tf.function``) gives a tensor."""
+    if isinstance(images, np.ndarray):
+        return (images.astype(np.float64) / 127.5 - 1.0).astype(np.float32)
+    return ops.cast(images, "float32") / 127.5 - 1.0
 
 
 def to_uint8(images):
     """Images in [-1, 1] (e.g. a generator's) → uint8 in [0, 255], rounded to nearest, same
-    shape: the inverse of the pipeline's scaling (:func:`crop_image`). Takes an array or a
+    shape: the inverse of the pipeline's scaling (:func:`from_uint8`). Takes an array or a
     tensor, also inside a ``tf.function`` or an exported graph; returns a tensor
     (``np.asarray`` of it outside a graph)."""
     scaled = (ops.cast(images, "float32") + 1.0) * 127.5 + 0.5

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Iterator
 import keras
 import numpy as np
 
+from mirrorgan_keras.data.pipeline import from_uint8
+
 RANGE_TOLERANCE = 1e-3
 
 
@@ -54,7 +56,7 @@ def _checked(batch: np.ndarray) -> np.ndarray:
     if not np.issubdtype(batch.dtype, np.floating):
         raise ValueError(
             f"images must be floats in [-1, 1], got dtype {batch.dtype} "
-            "(convert uint8 images with images / 127.5 - 1)"
+            "(convert uint8 images with mirrorgan_keras.data.pipeline.from_uint8: x / 127.5 - 1)"
         )
     if batch.size and np.abs(batch).max() > 1 + RANGE_TOLERANCE:
         raise ValueError(
@@ -66,7 +68,7 @@ def _checked(batch: np.ndarray) -> np.ndarray:
 def float_batches(images: np.ndarray, batch_size: int = 64) -> Iterator[np.ndarray]:
     """uint8 ``[N, H, W, 3]`` → float32 batches in [-1, 1] (for the metric functions)."""
     for start in range(0, len(images), batch_size):
-        yield images[start : start + batch_size].astype(np.float32) / 127.5 - 1.0
+        yield from_uint8(images[start : start + batch_size])
 
 
 def map_batches(fn, images, batch_size: int, verbose: int = 1) -> tuple[np.ndarray, ...]:

@@ -31,6 +31,7 @@ import keras
 import numpy as np
 from PIL import Image
 
+from mirrorgan_keras.data.pipeline import from_uint8
 from mirrorgan_keras.data.synthetic_birds import (
     ATTRIBUTE_VOCABULARIES,
     COLOUR_PARTS,
@@ -92,7 +93,7 @@ def draw_labelled_birds(num_images: int, image_size: int = ORACLE_SIZE,
         attributes = BirdAttributes(
             **{name: str(rng.choice(vocab)) for name, vocab in ATTRIBUTE_VOCABULARIES.items()}
         )
-        images[i] = draw_bird(attributes, image_size, rng).image / 127.5 - 1.0
+        images[i] = from_uint8(draw_bird(attributes, image_size, rng).image)
         for name, label in attributes.labels().items():
             if name in labels:
                 labels[name][i] = label
@@ -132,7 +133,7 @@ def read_synthetic_images(data_dir: str, keys: Sequence[str]) -> np.ndarray:
     images = []
     for key in keys:
         with Image.open(os.path.join(root, key + ".jpg")) as image:
-            images.append(np.asarray(image.convert("RGB"), np.float32) / 127.5 - 1.0)
+            images.append(from_uint8(np.asarray(image.convert("RGB"))))
     return np.stack(images)
 
 

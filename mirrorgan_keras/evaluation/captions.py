@@ -32,6 +32,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from mirrorgan_keras.data.pipeline import from_uint8
 from mirrorgan_keras.data.synthetic_birds import COLOUR_PARTS
 from mirrorgan_keras.data.text import tokenize
 from mirrorgan_keras.evaluation.attributes import (
@@ -228,7 +229,7 @@ def _predict(graph, oracle, texts: list[str], noise, batch_size: int) -> dict[st
             images = graph.generate_from_noise(
                 tf.constant(texts[start:stop], tf.string, shape=[len(texts[start:stop])]),
                 noise[0][start:stop], noise[1][start:stop])["images"]
-            yield images.numpy().astype(np.float32) / 127.5 - 1.0
+            yield from_uint8(images.numpy())
 
     if not texts:
         return {name: np.zeros(0, np.int64) for name in ORACLE_ATTRIBUTES}

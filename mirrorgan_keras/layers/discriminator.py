@@ -7,6 +7,7 @@ import math
 import keras
 from keras import ops
 
+from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.layers._common import conv2d
 from mirrorgan_keras.layers.blocks import ConvBlock, DownBlock
 
@@ -81,13 +82,15 @@ class StageDiscriminator(keras.layers.Layer):
         image: ``[B, S, S, 3]``; sentence: ``[B, D]`` raw sentence feature.
 
     Returns:
-        ``(unconditional [B, 1], conditional [B, 1])`` logits. ``trunk(image)`` gives the
-        ``[B, 4, 4, F]`` features and the heads can be applied to them, so that real features
-        are computed once for matched and mismatched pairs.
+        ``(unconditional [B, 1], conditional [B, 1])`` logits, ``heads(trunk(image), sentence)``:
+        ``trunk(image)`` gives the ``[B, 4, 4, F]`` features and :meth:`heads` their logits, so
+        that real features are computed once for matched and mismatched pairs.
 
     Example::
 
         uncond, cond = StageDiscriminator(64, 128)(images, sentence)
+        discriminators = [StageDiscriminator.from_mirrorgan_config(config, stage)
+                          for stage in range(config.generator.stages)]
     """
 
     def __init__(self, ndf: int, image_size: int, **kwargs):
@@ -101,6 +104,22 @@ class StageDiscriminator(keras.layers.Layer):
         self.unconditional_head = DiscriminatorLogits(False, name="unconditional")
         self.conditional_head = DiscriminatorLogits(True, name="conditional")
 
+    @classmethod
+    def from_mirrorgan_config(cls, config: MirrorGANConfig, stage: int, *, build: bool = True,
+                              **kwargs) -> StageDiscriminator:
+        """D_stage that ``config`` describes (``discriminator.ndf``, the stage's image size
+        ``generator.image_sizes[stage]``, named ``discriminator<stage>``), built for sentences
+        of ``text.embedding_dim`` (its variables exist, random). ``build=False`` leaves the
+        variables to the first call: :meth:`MirrorGAN.initialize` creates them after the EMA
+        generator's, the order a seeded run's initial weights come from."""
+        size = config.generator.image_sizes[stage]
+        discriminator = cls(config.discriminator.ndf, size,
+                            **{"name": f"discriminator{stage}", **kwargs})
+        if build:
+            discriminator(ops.zeros((1, size, size, 3)),
+                          ops.zeros((1, config.text.embedding_dim)))
+        return discriminator
+
     @property
     def feature_channels(self) -> int:
         return self.trunk.layers[-1].filters
@@ -112,9 +131,14 @@ class StageDiscriminator(keras.layers.Layer):
         self.conditional_head.build(features, sentence_shape)
         self.built = True
 
-    def call(self, image, sentence):
-        features = self.trunk(image)
-        return self.unconditional_head(features), self.conditional_head(features, sentence)
+    def call(self, image, sentence, training=None):
+        return self.heads(self.trunk(image, training=training), sentence, training=training)
+
+    def heads(self, features, sentence, training=None):
+        """Trunk features ``[B, 4, 4, F]``, sentence ``[B, D]`` → ``(unconditional [B, 1],
+        conditional [B, 1])`` logits."""
+        return (self.unconditional_head(features, training=training),
+                self.conditional_head(features, sentence, training=training))
 
     def compute_output_shape(self, image_shape, sentence_shape):
         return (image_shape[0], 1), (image_shape[0], 1)

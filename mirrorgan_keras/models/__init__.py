@@ -2,7 +2,13 @@
 
 from mirrorgan_keras.models.damsm import DAMSM, DAMSMLearningRate
 from mirrorgan_keras.models.generator import GLAMGenerator
-from mirrorgan_keras.models.mirrorgan import MirrorGAN, adam_optimizers, save_initial_state
+from mirrorgan_keras.models.mirrorgan import (
+    MirrorGAN,
+    adam_optimizers,
+    load_discriminators,
+    save_initial_state,
+    stage_discriminators,
+)
 from mirrorgan_keras.models.stream import STREAM, WordPresencePretrainer
 
 __all__ = [
@@ -13,5 +19,7 @@ __all__ = [
     "MirrorGAN",
     "WordPresencePretrainer",
     "adam_optimizers",
+    "load_discriminators",
     "save_initial_state",
+    "stage_discriminators",
 ]

@@ -12,11 +12,12 @@ from keras import ops
 
 from mirrorgan_keras.config import MirrorGANConfig, TrainConfig
 from mirrorgan_keras.layers import RegionImageEncoder, SemanticTextEncoder, StageDiscriminator
-from mirrorgan_keras.losses import binary_cross_entropy, damsm_losses
+from mirrorgan_keras.losses import binary_cross_entropy, damsm_losses, kl_divergence
 from mirrorgan_keras.models.generator import GLAMGenerator
 from mirrorgan_keras.models.stream import STREAM
 from mirrorgan_keras.runtime import distribute, precision
 from mirrorgan_keras.runtime.checkpoint import TrainingCheckpoint
+from mirrorgan_keras.runtime.run_files import RunFiles, load_run_config
 
 
 class MirrorGAN(keras.Model):
@@ -102,13 +103,9 @@ class MirrorGAN(keras.Model):
         """Builds the generator and discriminators that ``config`` describes around the
         pretrained encoders (``image_encoder`` only needed with ``lambda_damsm > 0``)."""
         generator = GLAMGenerator.from_mirrorgan_config(config)
-        discriminators = [
-            StageDiscriminator(config.discriminator.ndf, size, name=f"discriminator{i}")
-            for i, size in enumerate(config.generator.image_sizes)
-        ]
         damsm = config.damsm
         return cls(
-            generator, discriminators, text_encoder,
+            generator, stage_discriminators(config, build=False), text_encoder,
             stream=stream if config.train.lambda_stream > 0 else None,
             image_encoder=image_encoder if config.train.lambda_damsm > 0 else None,
             lambda_stream=config.train.lambda_stream, lambda_damsm=config.train.lambda_damsm,
@@ -182,9 +179,7 @@ class MirrorGAN(keras.Model):
     def state_variables(self) -> list:
         """Everything training changes, for checkpoints: generator, discriminators, moving
         average and optimizers (the frozen encoders come from their own pretrained files)."""
-        variables = list(self.generator.variables)
-        for discriminator in self.discriminators:
-            variables += discriminator.variables
+        variables = network_variables(self.generator, self.discriminators)
         variables += self.ema_weights + self.generator_optimizer.variables
         for optimizer in self.discriminator_optimizers:
             variables += optimizer.variables
@@ -254,14 +249,11 @@ class MirrorGAN(keras.Model):
     def _generator_losses(self, outputs, words, sentence, batch):
         terms = []
         for discriminator, image in zip(self.discriminators, outputs["images"], strict=True):
-            features = discriminator.trunk(image, training=True)
-            unconditional = discriminator.unconditional_head(features, training=True)
-            conditional = discriminator.conditional_head(features, sentence, training=True)
+            unconditional, conditional = discriminator(image, sentence, training=True)
             terms.append(distribute.distributed_mean(binary_cross_entropy(unconditional, 1.0)))
             terms.append(distribute.distributed_mean(binary_cross_entropy(conditional, 1.0)))
         adversarial = tf.add_n(terms)
-        mu, logvar = (tf.cast(outputs[key], tf.float32) for key in ("mu", "logvar"))
-        kl = distribute.distributed_mean(-0.5 * (1.0 + logvar - mu**2 - tf.exp(logvar)))
+        kl = kl_divergence(outputs["mu"], outputs["logvar"])
         last_image = outputs["images"][-1]
         stream = (
             self.stream.caption_loss(last_image, batch["captions"], training=False)
@@ -299,6 +291,46 @@ class MirrorGAN(keras.Model):
         for name, value in losses.items():
             self.trackers[name].update_state(distribute.global_sum(value))
         return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+
+def stage_discriminators(config: MirrorGANConfig, *,
+                         build: bool = True) -> list[StageDiscriminator]:
+    """One StageDiscriminator per generator stage of ``config``, smallest first, with random
+    weights (:meth:`StageDiscriminator.from_mirrorgan_config`; ``build`` as there)."""
+    return [StageDiscriminator.from_mirrorgan_config(config, stage, build=build)
+            for stage in range(config.generator.stages)]
+
+
+def load_discriminators(run_dir: str | Path) -> list[StageDiscriminator]:
+    """A run's discriminators, smallest first: those of its newest GAN checkpoint
+    (``checkpoints/mirrorgan/``), else those it starts from (a converted run's
+    ``initial_gan/``). The configuration is the run's ``config.json``; a checkpoint written
+    with another one raises ``CheckpointMismatchError``.
+
+    Example::
+
+        unconditional, conditional = load_discriminators("runs/demo")[-1](images, sentence)
+    """
+    config, files = load_run_config(run_dir), RunFiles(run_dir)
+    generator = GLAMGenerator.from_mirrorgan_config(config)
+    discriminators = stage_discriminators(config)
+    trained = TrainingCheckpoint(files.checkpoints("mirrorgan"),
+                                 network_variables(generator, discriminators),
+                                 config.fingerprint(), prefix=True)
+    initial = TrainingCheckpoint(files.initial_gan,
+                                 initial_state_variables(generator, discriminators),
+                                 initial_state_fingerprint(config))
+    if trained.restore_latest() is None and initial.restore_latest() is None:
+        raise FileNotFoundError(f"{files.root} holds no GAN checkpoint and no initial state: "
+                                "train it (recipes/train_*.py) or convert one first")
+    return discriminators
+
+
+def network_variables(generator: GLAMGenerator,
+                      discriminators: list[StageDiscriminator]) -> list:
+    """The generator's variables, then each discriminator's: the first part of
+    :meth:`MirrorGAN.state_variables`, in its order."""
+    return [*generator.variables, *(v for d in discriminators for v in d.variables)]
 
 
 def initial_state_variables(generator: GLAMGenerator,
@@ -349,19 +381,18 @@ def _next_sentences(sentence):
 def _discriminator_loss(discriminator, real, fake, sentence, mismatched, has_mismatch):
     """docs/design.md §8: (real-uncond + real-cond)/2 + (fake-uncond + fake-cond + mismatched)/3."""
     real_features = discriminator.trunk(real, training=True)
-    fake_features = discriminator.trunk(fake, training=True)
-    unconditional = discriminator.unconditional_head
-    conditional = discriminator.conditional_head
+    real_unconditional, real_conditional = discriminator.heads(real_features, sentence,
+                                                               training=True)
+    fake_unconditional, fake_conditional = discriminator(fake, sentence, training=True)
+    mismatched_conditional = discriminator.conditional_head(real_features, mismatched,
+                                                            training=True)
     mean = distribute.distributed_mean
-    real_loss = (
-        mean(binary_cross_entropy(unconditional(real_features, training=True), 1.0))
-        + mean(binary_cross_entropy(conditional(real_features, sentence, training=True), 1.0))
-    )
+    real_loss = (mean(binary_cross_entropy(real_unconditional, 1.0))
+                 + mean(binary_cross_entropy(real_conditional, 1.0)))
     fake_loss = (
-        mean(binary_cross_entropy(unconditional(fake_features, training=True), 0.0))
-        + mean(binary_cross_entropy(conditional(fake_features, sentence, training=True), 0.0))
-        + mean(binary_cross_entropy(conditional(real_features, mismatched, training=True), 0.0),
-               has_mismatch)
+        mean(binary_cross_entropy(fake_unconditional, 0.0))
+        + mean(binary_cross_entropy(fake_conditional, 0.0))
+        + mean(binary_cross_entropy(mismatched_conditional, 0.0), has_mismatch)
     )
     return real_loss / 2.0 + fake_loss / 3.0
 

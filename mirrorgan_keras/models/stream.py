@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from mirrorgan_keras.config import MirrorGANConfig
 from mirrorgan_keras.layers import CaptionDecoder, CaptionImageEncoder
-from mirrorgan_keras.losses import masked_caption_loss_terms
+from mirrorgan_keras.losses import masked_caption_loss
 from mirrorgan_keras.models.damsm import final_images
 from mirrorgan_keras.runtime import distribute
 from mirrorgan_keras.runtime.run_files import load_weights
@@ -66,10 +66,7 @@ class STREAM(keras.Model):
 
     def caption_loss(self, images, captions, training=None):
         """This replica's share of the global mean caption cross-entropy (a scalar)."""
-        token_losses, mask = masked_caption_loss_terms(
-            captions, self(images, captions, training=training)
-        )
-        return distribute.distributed_mean(token_losses, mask)
+        return masked_caption_loss(captions, self(images, captions, training=training))
 
     def generate(self, images, max_length: int | None = None):
         """Greedy captions: images ``[B, H, W, 3]`` → ids ``[B, max_length]``."""

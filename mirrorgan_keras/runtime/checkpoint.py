@@ -24,6 +24,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from mirrorgan_keras.config import without_removed_keys
 from mirrorgan_keras.runtime.run_files import FORMAT_VERSION, atomic_path, check_format_version
 
 _NAME = re.compile(r"^ckpt-(\d+)$")
@@ -43,6 +44,8 @@ class TrainingCheckpoint:
         config: JSON-serialisable description of the run; a checkpoint written with another
             value of any key refuses to load.
         keep: how many of the newest checkpoints to keep.
+        prefix: ``variables`` are the first variables of the saved state, not all of them
+            (to restore a part, e.g. a GAN's networks without its optimizers).
 
     Example::
 
@@ -52,11 +55,12 @@ class TrainingCheckpoint:
     """
 
     def __init__(self, directory: str | os.PathLike, variables: list, config: dict[str, Any],
-                 keep: int = 3):
+                 keep: int = 3, *, prefix: bool = False):
         self.directory = Path(directory)
         self.variables = list(variables)
         self.config = json.loads(json.dumps(config))
         self.keep = keep
+        self.prefix = prefix
 
     def save(self, step: int) -> Path:
         """Writes the checkpoint of ``step`` atomically and prunes old ones; returns its path."""
@@ -103,14 +107,15 @@ class TrainingCheckpoint:
 
     def _check_compatible(self, manifest: dict, path: Path):
         check_format_version(manifest.get("format_version"), path)
-        differences = _config_differences(manifest["config"], self.config)
+        differences = _config_differences(without_removed_keys(manifest["config"]), self.config)
         if differences:
             raise CheckpointMismatchError(
                 f"checkpoint {path} was written by another configuration; differing keys: "
                 + ", ".join(f"{k} (checkpoint {a!r}, now {b!r})" for k, a, b in differences[:10])
             )
         shapes = [list(v.shape) for v in self.variables]
-        if manifest["shapes"] != shapes:
+        saved = manifest["shapes"][: len(shapes)] if self.prefix else manifest["shapes"]
+        if saved != shapes:
             raise CheckpointMismatchError(
                 f"checkpoint {path} holds {len(manifest['shapes'])} variables whose shapes do "
                 f"not match this model's {len(shapes)}; was it written by another model?"

@@ -1,11 +1,15 @@
-"""Command-line flags shared by the recipes (absl), and the config they describe."""
+"""Command-line flags shared by the recipes (absl), the config they describe, and the whole of
+the recipes that differ only by a name (the GAN recipe of a preset, the pretraining of a stage)."""
 
 from __future__ import annotations
 
 import ast
+import functools
+import json
 import logging
+import sys
 
-from absl import flags
+from absl import app, flags
 
 from mirrorgan_keras.config import (
     MIXED_PRECISION_POLICIES,
@@ -133,8 +137,6 @@ def gan_main(argv, strategy=None):
     ``strategy``: the tf.distribute strategy when the caller already made one (one per
     process).
     """
-    import json
-
     from mirrorgan_keras.training import stages
 
     del argv
@@ -150,3 +152,46 @@ def gan_main(argv, strategy=None):
         stream_weights=FLAGS.stream_weights, verbose=verbosity(),
     )
     print(json.dumps(summary, indent=1))
+
+
+def run_gan_recipe(default_preset: str):
+    """The MirrorGAN training recipe of a preset (train_cub.py, train_coco.py): the GAN flags
+    with ``default_preset``, listed in ``--help``, then :func:`gan_main`."""
+    define_gan_flags(default_preset)
+    _list_in_main_help()
+    app.run(gan_main)
+
+
+def run_pretraining_recipe(stage: str, *, backbone: str):
+    """A pretraining recipe (pretrain_damsm.py, pretrain_stream.py): the common flags (preset
+    "cub"), ``--epochs`` and ``--backbone_weights`` of the ``stage`` ("damsm" or "stream", its
+    config section), whose CNN ``backbone`` the help names; runs the stage and prints its
+    summary as JSON."""
+    define_common_flags("cub")
+    flags.DEFINE_integer("epochs", None, f"Epochs (default: the preset's {stage}.epochs).",
+                         lower_bound=1)
+    flags.DEFINE_string("backbone_weights", None,
+                        f'{backbone} weights: "imagenet" (download), a local file, or "none".')
+    _list_in_main_help()
+    app.run(functools.partial(_pretraining_main, stage))
+
+
+def _pretraining_main(stage: str, argv):
+    from mirrorgan_keras.training import stages
+
+    del argv
+    weights = {}
+    if FLAGS.backbone_weights is not None:
+        weights[f"{stage}.weights"] = backbone_weights(FLAGS.backbone_weights)
+    config = config_from_flags(f"{stage}.batch_size", **weights)
+    pretrain = {"damsm": stages.pretrain_damsm, "stream": stages.pretrain_stream}[stage]
+    summary = pretrain(config, run_dir(), strategy_from_flags(), epochs=FLAGS.epochs,
+                       seed=FLAGS.seed, resume=FLAGS.resume, verbose=verbosity())
+    print(json.dumps(summary, indent=1))
+
+
+def _list_in_main_help():
+    """Lists this module's flags in the ``--help`` of the recipe being run, as
+    ``flags.adopt_module_key_flags`` does when the recipe calls it."""
+    for flag in FLAGS.get_key_flags_for_module(__name__):
+        FLAGS.register_key_flag_for_module(sys.argv[0], flag)

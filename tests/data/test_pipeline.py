@@ -11,6 +11,7 @@ from mirrorgan_keras.data.cub import read_cub
 from mirrorgan_keras.data.pipeline import (
     augment_image,
     bbox_crop_window,
+    from_uint8,
     make_config_dataset,
     make_dataset,
     sample_caption,
@@ -248,6 +249,19 @@ def test_bbox_crop_window_matches_hand_computed_values(bbox, size, expected):
     window = bbox_crop_window(tf.constant(bbox, tf.float64), *size)
     assert window.dtype == tf.int32
     assert tuple(window.numpy()) == expected
+
+
+def test_from_uint8_scales_to_the_tanh_range_and_to_uint8_inverts_it():
+    pixels = np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1)
+    # the reference: x / 127.5 - 1 in float64, rounded once to float32
+    expected = (pixels.astype(np.float64) / 127.5 - 1.0).astype(np.float32)
+    scaled = from_uint8(pixels)
+    assert isinstance(scaled, np.ndarray) and scaled.dtype == np.float32
+    np.testing.assert_array_equal(scaled, expected)
+    in_graph = tf.function(from_uint8)(tf.constant(pixels))  # Grappler may rewrite the division
+    np.testing.assert_allclose(in_graph.numpy(), expected, rtol=0, atol=1.2e-7)
+    np.testing.assert_array_equal(np.asarray(to_uint8(scaled)), pixels)
+    assert (scaled.min(), scaled.max()) == (-1.0, 1.0)
 
 
 def test_to_uint8_maps_the_tanh_range_in_eager_and_graph_code():

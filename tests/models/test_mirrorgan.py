@@ -241,3 +241,38 @@ def test_start_from_a_saved_initial_state_sets_generator_average_and_discriminat
         np.testing.assert_array_equal(np.asarray(average), np.asarray(weight))
     with pytest.raises(CheckpointMismatchError, match="discriminator.ndf"):
         gan.start_from(tmp_path / "initial", override(config, {"discriminator.ndf": 8}))
+
+
+def _logits(discriminators, config, seed=5):
+    """Every discriminator's (unconditional, conditional) logits, inference mode, on random
+    images and sentences: a list of ``[B, 1]`` arrays."""
+    rng = np.random.default_rng(seed)
+    sentence = rng.standard_normal((3, config.text.embedding_dim)).astype("float32")
+    return [np.asarray(logits) for d, size in zip(discriminators, config.generator.image_sizes,
+                                                  strict=True)
+            for logits in d(rng.uniform(-1, 1, (3, size, size, 3)).astype("float32"), sentence,
+                            training=False)]
+
+
+def test_a_runs_discriminators_load_in_one_call_with_the_training_models_logits(
+        gan, config, tmp_path):
+    from mirrorgan_keras.models import load_discriminators, save_initial_state
+    from mirrorgan_keras.runtime.checkpoint import TrainingCheckpoint
+    from mirrorgan_keras.runtime.run_files import RunFiles, write_run_config
+    from tests.models.factories import VOCAB
+
+    files = RunFiles(tmp_path)
+    write_run_config(files, config, VOCAB)
+    with pytest.raises(FileNotFoundError, match="no GAN checkpoint"):
+        load_discriminators(tmp_path)
+    save_initial_state(files.initial_gan, gan.generator, gan.discriminators, config)
+    initial = _logits(gan.discriminators, config)
+    gan.fit(batches_from(config, 4, steps=1), verbose=0)
+    trained = _logits(gan.discriminators, config)
+    for got, want in zip(_logits(load_discriminators(tmp_path), config), initial, strict=True):
+        np.testing.assert_array_equal(got, want)  # a converted run: its initial state
+    TrainingCheckpoint(files.checkpoints("mirrorgan"), gan.state_variables(),
+                       config.fingerprint()).save(1)
+    for got, want in zip(_logits(load_discriminators(tmp_path), config), trained, strict=True):
+        np.testing.assert_array_equal(got, want)  # the newest checkpoint wins
+    assert not np.allclose(trained[0], initial[0])
