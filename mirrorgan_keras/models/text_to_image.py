@@ -41,7 +41,7 @@ import logging
 import os
 import secrets
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +56,13 @@ from mirrorgan_keras.layers import SemanticTextEncoder
 from mirrorgan_keras.models import export
 from mirrorgan_keras.models.damsm import DAMSM
 from mirrorgan_keras.models.generator import GLAMGenerator
-from mirrorgan_keras.runtime.run_files import RunFiles, load_run_config, require_run_file
+from mirrorgan_keras.runtime.run_files import (
+    RunConfigMismatchError,
+    RunFiles,
+    WeightsFormatError,
+    load_run_config,
+    require_run_file,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -258,13 +264,21 @@ class TextToImage:
         then (``data_dir`` when the data set has moved; it is not read otherwise), with a
         warning that gives the command recording it in the run. ``damsm_weights``: the DAMSM
         the run was trained with, when it is not the run's ``damsm.weights.h5``.
+
+        A ``config.json`` that no longer describes the weights (edited by hand) raises
+        :class:`~mirrorgan_keras.runtime.run_files.RunConfigMismatchError`: naming the keys and
+        the values to restore when the run has a checkpoint recording them, else naming the
+        weights file that does not fit.
         """
         files = RunFiles(run_dir)
         config = load_run_config(run_dir, data_dir)
         require_run_file(files.generator, "recipes/train_*.py")
         vocabulary = load_run_vocabulary(files) or _data_set_vocabulary(config, files)
-        damsm = DAMSM.from_mirrorgan_config(config, vocabulary.size, damsm_weights or files.damsm)
-        generator = GLAMGenerator.from_mirrorgan_config(config, files.generator)
+        damsm_weights = damsm_weights or files.damsm
+        damsm = _load_run_model(files, damsm_weights, lambda: DAMSM.from_mirrorgan_config(
+            config, vocabulary.size, damsm_weights))
+        generator = _load_run_model(files, files.generator, lambda: (
+            GLAMGenerator.from_mirrorgan_config(config, files.generator)))
         module = TextToImageModule(vocabulary, damsm.text_encoder, generator,
                                    config.text.words_num)
         return cls(module, config)
@@ -341,6 +355,21 @@ class TextToImage:
             raise TypeError("this model was loaded from an export: copy its directory instead")
         metadata = {"config": self.config.to_dict()} if self.config else None
         return export.export_saved_model(self.graph, export_dir, version, metadata)
+
+
+def _load_run_model(files: RunFiles, weights: str | os.PathLike, build: Callable):
+    """``build()``, which loads the run's weights file ``weights``; a file that does not fit the
+    model ``config.json`` describes (Keras's ValueError) raises RunConfigMismatchError."""
+    try:
+        return build()
+    except WeightsFormatError:
+        raise
+    except ValueError as error:
+        raise RunConfigMismatchError(
+            f"{weights} does not fit the model {files.config} describes: config.json disagrees "
+            "with the run's weights files (was it edited?); restore config.json to the values "
+            "the weights were trained with"
+        ) from error
 
 
 def _data_set_vocabulary(config: MirrorGANConfig, files: RunFiles) -> Vocabulary:
