@@ -13,6 +13,10 @@ from). A checkpoint that does not fit stops with an error naming the key, the ex
 and the module. Needs torch: pip install -e '.[torch]'. See docs/conversion.md.
 """
 
+import mirrorgan_keras.runtime.quiet_tensorflow  # noqa: F401  (first: before TensorFlow loads)
+
+# isort: split
+
 import json
 
 from absl import app, flags
@@ -50,8 +54,8 @@ def main(argv):
             image_encoder=FLAGS.image_encoder, generator=FLAGS.generator,
             discriminators=tuple(FLAGS.discriminators),
         )
-    except ValueError as error:
-        raise app.UsageError(str(error)) from None
+    except ValueError as error:  # flags that do not go together: the reason, not the help
+        raise SystemExit(f"convert_torch.py: {error}") from None
     try:
         summary = convert_reference_run(checkpoints, FLAGS.run_dir, FLAGS.preset,
                                         FLAGS.data_dir)

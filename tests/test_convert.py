@@ -2,6 +2,7 @@
 independent PyTorch forward pass (tests/torch_reference.py), key coverage, bad files, and the
 converted run end to end (convert → export → generate in a fresh process)."""
 
+import os
 import pickle
 
 import numpy as np
@@ -276,6 +277,41 @@ def test_legacy_zip_and_data_parallel_files_read_the_same(d64_state, tmp_path):
         np.testing.assert_array_equal(zipped[key], value.numpy())
 
 
+def generator_conversion_error(state, tmp_path):
+    """The CheckpointConversionError of converting ``state`` as a G_NET sized from its keys
+    (what convert_torch.py --generator does)."""
+    from mirrorgan_keras.convert.gan import generator_sizes
+
+    path = saved(state, tmp_path / "netG.pth")
+    loaded = load_state_dict(path)
+    with pytest.raises(CheckpointConversionError) as error:
+        sizes, width = generator_sizes(loaded, path)
+        generator = GLAMGenerator.from_mirrorgan_config(MirrorGANConfig(
+            text=TextConfig(words_num=7, embedding_dim=width),
+            generator=GeneratorConfig(**sizes)))
+        convert_generator(loaded, generator, path)
+    return str(error.value)
+
+
+def test_mirrorgan_generator_with_a_renamed_sentence_attention_key(tmp_path):
+    state = reference.RandomState(seed=1)
+    run_reference_generator(state, reference_inputs(1, 7, 0), sentence_attention=True)
+    state = dict(state)
+    state["h_net2.att.linear.weights"] = state.pop("h_net2.att.linear.weight")
+    problems = generator_conversion_error(state, tmp_path).splitlines()[1:]
+    assert len(problems) == 2, problems  # the renamed key, not 8 "unknown" MirrorGAN keys
+    assert "unknown key 'h_net2.att.linear.weights' (shape (4, 6))" in problems[0]
+    assert problems[1].strip().startswith("missing key 'h_net2.att.linear.weight': G_NET "
+                                          "(ngf 4, 3 stages, 2 residual blocks, word + "
+                                          "sentence attention) expects shape (4, 6)")
+
+
+def test_discriminator_given_as_generator_is_named(d64_state, tmp_path):
+    assert generator_conversion_error(d64_state, tmp_path).endswith(
+        "does not match G_NET: it looks like a D_NET64 discriminator (img_code_s16 keys), not "
+        "a generator: give it as a discriminator (--discriminators)")
+
+
 @pytest.mark.parametrize("content", ["text", "list", "module", "empty"])
 def test_a_file_that_is_not_a_state_dict_is_refused(tmp_path, content):
     path = tmp_path / "model.pth"
@@ -344,6 +380,22 @@ def run_python(arguments, cwd):
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
+
+
+def test_encoders_given_apart_stop_with_the_reason_not_the_help(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "convert_torch.py"
+    result = subprocess.run(
+        [sys.executable, str(recipe), "--captions=captions.pickle", "--run_dir=run",
+         "--text_encoder=text_encoder200.pth"], cwd=tmp_path, capture_output=True, text=True,
+        timeout=600, env={**{name: value for name, value in os.environ.items()
+                             if name != "TF_CPP_MIN_LOG_LEVEL"}, "CUDA_VISIBLE_DEVICES": ""})
+    assert result.returncode == 1  # and no help, no "failed call to cuInit" (quiet start)
+    assert result.stderr == ("convert_torch.py: give the DAMSM text and image encoders "
+                             "together: damsm.weights.h5 holds both\n")
 
 
 def reference_images(text_encoder, generator_state, vocabulary, noise, condition_noise):

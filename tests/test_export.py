@@ -1,6 +1,7 @@
 """The SavedModel export: signatures, reproducibility, empty batches, and a round trip in a
 fresh process."""
 
+import logging
 import os
 import subprocess
 import sys
@@ -139,3 +140,35 @@ def test_versions_count_up_and_are_never_overwritten(model, exported):
     with pytest.raises(FileExistsError):
         export_saved_model(model, export_dir, version=1)
     assert sorted(p.name for p in export_dir.iterdir()) == ["1"]  # no staging left behind
+
+
+@pytest.mark.parametrize("signature, inputs, message", [
+    ("serving_default", {"captions": tf.constant("w1 w2")},
+     r"captions: expected shape \[any\] \(one string per image\), got shape \[\]"),
+    ("generate_from_seed", {"captions": tf.constant([["w1"], ["w2"]]),
+                            "seed": tf.constant(0, tf.int64)},
+     r"captions: expected shape \[any\] .*got shape \[2 1\]"),
+    ("generate_from_noise", {"captions": tf.constant(CAPTIONS[:2]), "noise": tf.zeros([2, 5]),
+                             "condition_noise": tf.zeros([2, 8])},
+     r"noise: expected shape \[2, 8\] \(one row per caption\), got shape \[2 5\]"),
+    ("generate_from_noise", {"captions": tf.constant(CAPTIONS[:2]), "noise": tf.zeros([2, 8]),
+                             "condition_noise": tf.zeros([8])},
+     r"condition_noise: expected shape \[2, 8\] .*got shape \[8\]"),
+    ("generate_from_noise", {"captions": tf.constant(CAPTIONS[:2]),
+                             "noise": tf.fill([2, 8], float("nan")),
+                             "condition_noise": tf.zeros([2, 8])},
+     r"noise: expected finite values .*got NaN or Inf"),
+])
+def test_exported_signatures_refuse_bad_inputs_naming_them(exported, signature, inputs,
+                                                           message):
+    """What a TF Serving client gets for a wrong shape or NaN noise: InvalidArgument naming
+    the input, the expected and the given shape (not a black image or a deep error)."""
+    loaded = load_exported(exported)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        loaded.signatures[signature](**inputs)
+
+
+def test_saving_does_not_log_the_renamed_captured_inputs(model, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="absl")
+    export_saved_model(model, tmp_path)  # without the filter, one INFO record per signature
+    assert "unsupported characters" not in caplog.text

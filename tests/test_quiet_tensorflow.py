@@ -1,5 +1,6 @@
 """The recipes' terminal: TensorFlow's C++ start-up lines are filtered by the log level."""
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -81,3 +82,11 @@ def test_the_import_is_filtered_at_the_level_the_user_set_or_3(tmp_path, level, 
     lines = result.stderr.splitlines()
     assert len(lines) == len(shown)
     assert all(text in line for text, line in zip(shown, lines, strict=True))
+
+
+@pytest.mark.parametrize("recipe", sorted((ROOT / "recipes").glob("*.py")), ids=lambda p: p.name)
+def test_recipes_import_the_quiet_start_first(recipe):
+    first = next(node for node in ast.parse(recipe.read_text()).body
+                 if isinstance(node, (ast.Import, ast.ImportFrom)))
+    assert isinstance(first, ast.Import)
+    assert [alias.name for alias in first.names] == ["mirrorgan_keras.runtime.quiet_tensorflow"]

@@ -4,6 +4,7 @@ vocabulary a run records, and a run used without its data set."""
 import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -264,6 +265,29 @@ def test_a_stage_refuses_a_config_that_does_not_fit_the_runs_weights(config, tmp
                                                      r"generator\.ngf=16"):
         stages.pretrain_stream(config, tmp_path, epochs=1, verbose=0)
     assert run_files.load_run_config(tmp_path) == converted
+
+
+def test_a_hand_edited_config_json_says_what_to_restore(config, trained_run, tmp_path):
+    """generator.ngf edited in a finished run's config.json: resuming with the run's values
+    or with the edited ones, and loading the run, all name config.json and the values the
+    checkpoint and weights were trained with (no --set advice that goes in a circle)."""
+    run = tmp_path / "edited"
+    shutil.copytree(trained_run, run, ignore=shutil.ignore_patterns(".lock"))
+    recorded = json.loads((run / "config.json").read_text())
+    ngf = recorded["config"]["generator"]["ngf"]
+    recorded["config"]["generator"]["ngf"] = 2 * ngf
+    (run / "config.json").write_text(json.dumps(recorded))
+    config = override(config, {"train.lambda_stream": 0.0})
+    message = re.escape(
+        f"disagrees with the run's checkpoints and weights files (damsm.weights.h5, "
+        f"generator_ema.weights.h5): generator.ngf (config.json: {2 * ngf}, checkpoint "
+        f"checkpoints/mirrorgan/ckpt-000000001: {ngf}). config.json was changed after they were "
+        f"written; restore it to the values the weights were trained with: generator.ngf = {ngf}")
+    for resumed in (config, override(config, {"generator.ngf": 2 * ngf})):
+        with pytest.raises(RunConfigMismatchError, match=message):
+            stages.train_mirrorgan(resumed, run, steps=2, verbose=0)
+    with pytest.raises(RunConfigMismatchError, match=message):
+        TextToImage.from_run(run)
 
 
 @pytest.mark.parametrize("freeze", [True, False])

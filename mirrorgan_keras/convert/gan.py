@@ -19,7 +19,9 @@ StageDiscriminator (docs/design.md §5, §6).
 - ``img_net<i>.img.0`` (conv3×3 → tanh) → image head i − 1.
 
 Sizes come from the tensors: ngf, the CA and noise widths, the stage count (``h_net<i>``), the
-residual blocks (``residual.<r>``) and the attention type (``att.linear`` present or not).
+residual blocks (``residual.<r>``) and the attention type: MirrorGAN's when most of its
+sentence-attention keys are present, so that a renamed or missing one is reported as such. A
+discriminator state dict (``img_code_s16`` keys) is refused as one.
 
 ``D_NET<S>``: ``img_code_s16.{0, 2/3, 5/6, 8/9}`` (conv / batch norm of the four stride-2
 convolutions), then for 128 ``img_code_s32`` and ``img_code_s32_1``, for 256 ``img_code_s32``,
@@ -51,6 +53,9 @@ from mirrorgan_keras.models import GLAMGenerator
 
 _STAGE = re.compile(r"^h_net(\d+)\.")
 _RESIDUAL = re.compile(r"^h_net2\.residual\.(\d+)\.")
+# The keys of each refinement stage ``h_net<i>`` that only MirrorGAN's generator has.
+_SENTENCE_ATTENTION_KEYS = ("att.linear.weight", "att.linear.bias",
+                            "att.conv_sentence_vis.weight", "conv.weight")
 # (conv, batch norm) indices of the four stride-2 convolutions in ``img_code_s16``.
 _ENCODE16 = ((0, None), (2, 3), (5, 6), (8, 9))
 # The reference names of the trunk blocks after ``img_code_s16``, by image size.
@@ -75,6 +80,11 @@ def generator_sizes(state: Mapping[str, np.ndarray], source) -> tuple[dict, int]
     "sentence_attention"]}, D)``; the last two only with refinement stages.
     """
     module = "G_NET"
+    if (size := _discriminator_size(state)) is not None:
+        raise CheckpointConversionError(
+            f"{source} does not match {module}: it looks like a D_NET{size} discriminator "
+            "(img_code_s16 keys), not a generator: give it as a discriminator (--discriminators)"
+        )
     stages = sorted({int(m.group(1)) for key in state if (m := _STAGE.match(key))})
     if stages != list(range(1, len(stages) + 1)):
         raise CheckpointConversionError(
@@ -90,8 +100,16 @@ def generator_sizes(state: Mapping[str, np.ndarray], source) -> tuple[dict, int]
              "stages": len(stages)}
     if len(stages) > 1:
         sizes["res_blocks"] = len({m.group(1) for key in state if (m := _RESIDUAL.match(key))})
-        sizes["sentence_attention"] = "h_net2.att.linear.weight" in state
+        sizes["sentence_attention"] = _has_sentence_attention(state, len(stages))
     return sizes, width
+
+
+def _has_sentence_attention(state: Mapping[str, np.ndarray], stages: int) -> bool:
+    """Whether most of MirrorGAN's sentence-attention keys of the refinement stages are in
+    ``state`` (then a missing one is reported as missing, not the others as unknown)."""
+    keys = [f"h_net{stage}.{key}" for stage in range(2, stages + 1)
+            for key in _SENTENCE_ATTENTION_KEYS]
+    return 2 * sum(key in state for key in keys) > len(keys)
 
 
 def _nchw_order(stage: InitialStage) -> np.ndarray:
@@ -162,11 +180,19 @@ def convert_generator(state: Mapping[str, np.ndarray], generator: GLAMGenerator,
 
 def discriminator_sizes(state: Mapping[str, np.ndarray], source) -> tuple[int, int]:
     """``(image size, ndf)`` of a D_NET64/128/256 state dict, from its keys and first conv."""
-    size = (256 if any(key.startswith("img_code_s64.") for key in state)
-            else 128 if any(key.startswith("img_code_s32.") for key in state) else 64)
+    size = _discriminator_size(state) or 64
     ndf = require_shape(state, "img_code_s16.0.weight", 4, module=f"D_NET{size}",
                         source=source, purpose="ndf")[0]
     return size, ndf
+
+
+def _discriminator_size(state: Mapping[str, np.ndarray]) -> int | None:
+    """The image size of a D_NET state dict, from its trunk keys; None without ``img_code_s16``
+    keys (not a discriminator)."""
+    if not any(key.startswith("img_code_s16.") for key in state):
+        return None
+    return (256 if any(key.startswith("img_code_s64.") for key in state)
+            else 128 if any(key.startswith("img_code_s32.") for key in state) else 64)
 
 
 def _trunk_names(size: int) -> list[tuple[str, str | None]]:

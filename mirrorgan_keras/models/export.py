@@ -14,7 +14,9 @@ half a model.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -23,6 +25,9 @@ import tensorflow as tf
 from mirrorgan_keras.runtime.run_files import atomic_path
 
 METADATA_FILE = "assets.extra/mirrorgan.json"
+# What TensorFlow logs (absl, INFO) for every signature when saving: the captured variables and
+# lookup table are graph inputs named ``input_1``, ``table_handle``, … — nothing to act on.
+RENAMED_INPUTS_NOTICE = "with unsupported characters which will be renamed"
 
 
 def next_version(export_dir: str | os.PathLike) -> int:
@@ -48,13 +53,29 @@ def export_saved_model(model: tf.Module, export_dir: str | os.PathLike,
     final = export_dir / str(version)
     if final.exists():
         raise FileExistsError(f"{final} exists: export versions are never overwritten")
-    with atomic_path(final, directory=True, overwrite=False) as staging:
+    with (atomic_path(final, directory=True, overwrite=False) as staging,
+          _without_renamed_inputs_notice()):
         tf.saved_model.save(model, str(staging), signatures=model.signatures())
         description = {"words_num": model.words_num,
                        "signatures": sorted(model.signatures()), **(metadata or {})}
         (staging / METADATA_FILE).parent.mkdir(exist_ok=True)
         (staging / METADATA_FILE).write_text(json.dumps(description, indent=1))
     return final
+
+
+@contextlib.contextmanager
+def _without_renamed_inputs_notice():
+    """Drops absl's :data:`RENAMED_INPUTS_NOTICE` records while the block runs."""
+    absl_logger = logging.getLogger("absl")
+
+    def keep(record: logging.LogRecord) -> bool:
+        return RENAMED_INPUTS_NOTICE not in str(record.msg)
+
+    absl_logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        absl_logger.removeFilter(keep)
 
 
 def latest_export(path: str | os.PathLike) -> Path:

@@ -20,9 +20,13 @@ signatures (B captions, S_i the side of stage i's image, T = ``words_num``):
     ``generate_from_seed``: exactly what the in-memory EMA generator makes from that noise.
 
 An empty batch (B = 0) gives empty outputs. A caption without any vocabulary word fails the
-whole batch with ``tf.errors.InvalidArgumentError`` quoting it. The module also keeps
-``known_word_counts`` (``captions`` string [B] → int64 [B], never raising), which is saved with
-it but is not a serving signature.
+whole batch with ``tf.errors.InvalidArgumentError`` quoting it. The inputs' shapes are not
+fixed in the signatures but checked in the graph, so that a TF Serving client also gets an
+``InvalidArgumentError`` naming the input, the shape expected and the one given (captions not
+a vector, noise not ``[B, width]``); noise with NaN or Inf values is refused likewise.
+
+The module also keeps ``known_word_counts`` (``captions`` string [B] → int64 [B], never
+raising), which is saved with it but is not a serving signature.
 
 :class:`TextToImage` runs that graph, in memory (:meth:`TextToImage.from_run`) or loaded from
 an export (:meth:`TextToImage.from_export`), with NumPy in and out; both give the same images
@@ -37,7 +41,7 @@ import logging
 import os
 import secrets
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +56,13 @@ from mirrorgan_keras.layers import SemanticTextEncoder
 from mirrorgan_keras.models import export
 from mirrorgan_keras.models.damsm import DAMSM
 from mirrorgan_keras.models.generator import GLAMGenerator
-from mirrorgan_keras.runtime.run_files import RunFiles, load_run_config, require_run_file
+from mirrorgan_keras.runtime.run_files import (
+    RunConfigMismatchError,
+    RunFiles,
+    WeightsFormatError,
+    load_run_config,
+    require_run_file,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +95,8 @@ class TextToImageModule(tf.Module):
         self.model_variables = [*text_encoder.variables, *generator.variables]
         self.words_num = words_num
         self.vocabulary_tokens = tf.constant(["", *vocabulary.tokens[1:]])
-        z_dim, condition_dim = generator.z_dim, generator.condition_dim
-        captions = tf.TensorSpec([None], tf.string, name="captions")
+        # Unconstrained shapes: the graph checks them (_checked_captions, _checked_noise).
+        captions = tf.TensorSpec(None, tf.string, name="captions")
         self.serve = tf.function(self._serve, input_signature=[captions])
         self.generate_from_seed = tf.function(
             self._generate_from_seed,
@@ -94,9 +104,8 @@ class TextToImageModule(tf.Module):
         )
         self.generate_from_noise = tf.function(
             self._generate_from_noise,
-            input_signature=[captions, tf.TensorSpec([None, z_dim], tf.float32, name="noise"),
-                             tf.TensorSpec([None, condition_dim], tf.float32,
-                                           name="condition_noise")],
+            input_signature=[captions, tf.TensorSpec(None, tf.float32, name="noise"),
+                             tf.TensorSpec(None, tf.float32, name="condition_noise")],
         )
         self.known_word_counts = tf.function(self._known_word_counts,
                                              input_signature=[captions])
@@ -107,15 +116,17 @@ class TextToImageModule(tf.Module):
                 "generate_from_noise": self.generate_from_noise}
 
     def _known_word_counts(self, captions):
-        return self.tokenizer.word_ids(captions).row_lengths()
+        return self.tokenizer.word_ids(_checked_captions(captions)).row_lengths()
 
     def _serve(self, captions):
+        captions = _checked_captions(captions)
         batch = tf.shape(captions)[0]
         noise = tf.random.normal([batch, self.models.generator.z_dim])
         condition_noise = tf.random.normal([batch, self.models.generator.condition_dim])
         return {"images": self._generate_from_noise(captions, noise, condition_noise)["images"]}
 
     def _generate_from_seed(self, captions, seed):
+        captions = _checked_captions(captions)
         batch = tf.shape(captions)[0]
         noise_seed, condition_seed = tf.unstack(
             tf.random.experimental.stateless_split(tf.stack([seed, tf.constant(0, tf.int64)]), 2)
@@ -126,6 +137,11 @@ class TextToImageModule(tf.Module):
         return self._generate_from_noise(captions, noise, condition_noise)
 
     def _generate_from_noise(self, captions, noise, condition_noise):
+        captions = _checked_captions(captions)
+        batch, generator = tf.shape(captions)[0], self.models.generator
+        noise = _checked_noise(noise, "noise", batch, generator.z_dim)
+        condition_noise = _checked_noise(condition_noise, "condition_noise", batch,
+                                         generator.condition_dim)
         ids, _ = self.tokenizer(captions)
         return {**self.images_from_ids(ids, noise, condition_noise),
                 "tokens": tf.gather(self.vocabulary_tokens, ids)}
@@ -161,6 +177,38 @@ class TextToImageModule(tf.Module):
         result.update({f"attention{i}": tf.zeros([0, self.words_num, size, size])
                        for i, size in enumerate(sizes[:-1], start=1)})
         return {"images": result[f"stage{len(sizes) - 1}"], **result}
+
+
+def _shape_check(tensor, name: str, expected: list, meaning: str):
+    """An assertion that ``tensor`` has the shape ``expected`` (ints, scalar tensors, or None
+    for any size), failing with a message naming the input, the expected and the given shape."""
+    shape = tf.shape(tensor, out_type=tf.int64)
+    known = [index for index, size in enumerate(expected) if size is not None]
+    wanted = (tf.cast(tf.stack([expected[index] for index in known]), tf.int64) if known
+              else tf.zeros([0], tf.int64))
+    fits = tf.cond(tf.size(shape) == len(expected),
+                   lambda: tf.reduce_all(tf.gather(shape, tf.constant(known, tf.int32)) == wanted),
+                   lambda: tf.constant(False))
+    shown = ", ".join("{}" if size is not None else "any" for size in expected)
+    message = tf.strings.format(f"{name}: expected shape [{shown}] ({meaning}), got shape {{}}",
+                                (*tf.unstack(wanted), shape), summarize=-1)
+    return tf.debugging.Assert(fits, [message])
+
+
+def _checked_captions(captions):
+    """``captions`` once the graph checked that it is a vector of strings."""
+    with tf.control_dependencies([_shape_check(captions, "captions", [None],
+                                               "one string per image")]):
+        return tf.ensure_shape(tf.identity(captions), [None])
+
+
+def _checked_noise(noise, name: str, batch, width: int):
+    """``noise`` once the graph checked its shape, ``[batch, width]``, and that it is finite."""
+    check = _shape_check(noise, name, [batch, width], "one row per caption")
+    with tf.control_dependencies([check]):
+        noise = tf.ensure_shape(tf.identity(noise), [None, width])
+    return tf.debugging.assert_all_finite(
+        noise, f"{name}: expected finite values (standard normal noise), got NaN or Inf")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,13 +264,21 @@ class TextToImage:
         then (``data_dir`` when the data set has moved; it is not read otherwise), with a
         warning that gives the command recording it in the run. ``damsm_weights``: the DAMSM
         the run was trained with, when it is not the run's ``damsm.weights.h5``.
+
+        A ``config.json`` that no longer describes the weights (edited by hand) raises
+        :class:`~mirrorgan_keras.runtime.run_files.RunConfigMismatchError`: naming the keys and
+        the values to restore when the run has a checkpoint recording them, else naming the
+        weights file that does not fit.
         """
         files = RunFiles(run_dir)
         config = load_run_config(run_dir, data_dir)
         require_run_file(files.generator, "recipes/train_*.py")
         vocabulary = load_run_vocabulary(files) or _data_set_vocabulary(config, files)
-        damsm = DAMSM.from_mirrorgan_config(config, vocabulary.size, damsm_weights or files.damsm)
-        generator = GLAMGenerator.from_mirrorgan_config(config, files.generator)
+        damsm_weights = damsm_weights or files.damsm
+        damsm = _load_run_model(files, damsm_weights, lambda: DAMSM.from_mirrorgan_config(
+            config, vocabulary.size, damsm_weights))
+        generator = _load_run_model(files, files.generator, lambda: (
+            GLAMGenerator.from_mirrorgan_config(config, files.generator)))
         module = TextToImageModule(vocabulary, damsm.text_encoder, generator,
                                    config.text.words_num)
         return cls(module, config)
@@ -299,6 +355,21 @@ class TextToImage:
             raise TypeError("this model was loaded from an export: copy its directory instead")
         metadata = {"config": self.config.to_dict()} if self.config else None
         return export.export_saved_model(self.graph, export_dir, version, metadata)
+
+
+def _load_run_model(files: RunFiles, weights: str | os.PathLike, build: Callable):
+    """``build()``, which loads the run's weights file ``weights``; a file that does not fit the
+    model ``config.json`` describes (Keras's ValueError) raises RunConfigMismatchError."""
+    try:
+        return build()
+    except WeightsFormatError:
+        raise
+    except ValueError as error:
+        raise RunConfigMismatchError(
+            f"{weights} does not fit the model {files.config} describes: config.json disagrees "
+            "with the run's weights files (was it edited?); restore config.json to the values "
+            "the weights were trained with"
+        ) from error
 
 
 def _data_set_vocabulary(config: MirrorGANConfig, files: RunFiles) -> Vocabulary:

@@ -286,30 +286,36 @@ def write_run_config(files: RunFiles, config: MirrorGANConfig, vocab_size: int):
     """Records the configuration of the run. When one is recorded, the vocabulary size and the
     keys that the run's weight files depend on (:data:`~mirrorgan_keras.config.WEIGHT_KEYS`)
     must not change: ValueError, or :class:`RunConfigMismatchError` naming the keys and the
-    ``--set`` flags that give the run's values."""
+    ``--set`` flags that give the run's values — or, when the recorded ``config.json`` itself
+    disagrees with the run's checkpoints (:func:`check_config_fits_checkpoints`), the values to
+    restore in it."""
     values = {"config": config.to_dict(), "vocab_size": vocab_size}
     if files.config.exists():
         recorded = json.loads(files.config.read_text())
         if recorded["vocab_size"] != vocab_size:
             raise ValueError(f"{files.config}: vocabulary size {recorded['vocab_size']} was "
                              f"recorded, the data now gives {vocab_size}")
+        check_config_fits_checkpoints(files, recorded["config"])
         _check_weight_keys(files, recorded["config"], values["config"])
     with atomic_path(files.config) as staging:
         staging.write_text(json.dumps(values, indent=1))
 
 
+def _weight_keys(files: RunFiles) -> list[str]:
+    """The configuration keys that the run's existing weight files depend on."""
+    return list(dict.fromkeys(key for names in files.saved_models().values() for name in names
+                              for key in WEIGHT_KEYS[name]))
+
+
 def _check_weight_keys(files: RunFiles, recorded: dict, current: dict) -> None:
     """Raises RunConfigMismatchError when ``current`` (a config dict) differs from ``recorded``
     in a key that the run's existing weight files depend on."""
-    saved = files.saved_models()
-    keys = dict.fromkeys(key for names in saved.values() for name in names
-                         for key in WEIGHT_KEYS[name])
-    differing = [(key, _lookup(recorded, key), _lookup(current, key)) for key in keys
-                 if _lookup(recorded, key) != _lookup(current, key)]
+    differing = [(key, _lookup(recorded, key), _lookup(current, key))
+                 for key in _weight_keys(files) if _lookup(recorded, key) != _lookup(current, key)]
     if differing:
         raise RunConfigMismatchError(
             f"{files.config} records other values of keys that the weights in the run "
-            f"({', '.join(path.name for path in saved)}) depend on: "
+            f"({', '.join(path.name for path in files.saved_models())}) depend on: "
             + ", ".join(f"{key} (run: {old!r}, now: {new!r})" for key, old, new in differing)
             + ". Give the run's values: "
             + " ".join(f"--set {key}={old}" for key, old, _ in differing)
@@ -317,14 +323,54 @@ def _check_weight_keys(files: RunFiles, recorded: dict, current: dict) -> None:
         )
 
 
-def _lookup(values: dict, dotted: str):
+_ABSENT = object()  # a key a recorded configuration does not have
+
+
+def _lookup(values: dict, dotted: str, default=None):
     section, _, key = dotted.partition(".")
-    return values.get(section, {}).get(key)
+    return values.get(section, {}).get(key, default)
+
+
+def newest_checkpoint_config(files: RunFiles) -> tuple[Path, dict] | None:
+    """The newest checkpoint of the run (its stages' and the converted initial state's, by
+    time written) and the configuration it recorded; None without any."""
+    manifests = [*files.root.glob("checkpoints/*/ckpt-*/manifest.json"),
+                 *files.initial_gan.glob("ckpt-*/manifest.json")]
+    if not manifests:
+        return None
+    newest = max(manifests, key=lambda path: path.stat().st_mtime)
+    return newest.parent, json.loads(newest.read_text())["config"]
+
+
+def check_config_fits_checkpoints(files: RunFiles, recorded: dict) -> None:
+    """Raises RunConfigMismatchError when ``recorded``, the config dict of ``config.json``,
+    differs from the configuration the run's newest checkpoint recorded in a key that the run's
+    weight files depend on: ``config.json`` was changed after they were written (by hand), and
+    only restoring it makes the run loadable again. The message names each key with both
+    values."""
+    newest = newest_checkpoint_config(files)
+    if newest is None:
+        return
+    path, trained = newest
+    differing = [(key, _lookup(recorded, key), value) for key in _weight_keys(files)
+                 if (value := _lookup(trained, key, _ABSENT)) is not _ABSENT
+                 and value != _lookup(recorded, key)]
+    if differing:
+        raise RunConfigMismatchError(
+            f"{files.config} disagrees with the run's checkpoints and weights files "
+            f"({', '.join(p.name for p in files.saved_models())}): "
+            + ", ".join(f"{key} (config.json: {now!r}, checkpoint {path.relative_to(files.root)}:"
+                        f" {then!r})" for key, now, then in differing)
+            + ". config.json was changed after they were written; restore it to the values the "
+            "weights were trained with: " + ", ".join(f"{key} = {then!r}"
+                                                      for key, _, then in differing)
+        )
 
 
 def load_run_config(run_dir, data_dir: str | None = None) -> MirrorGANConfig:
     """The configuration a run recorded in ``<run_dir>/config.json``, with ``data_dir`` (when
-    given) for a data set that has moved since."""
+    given) for a data set that has moved since; RunConfigMismatchError when ``config.json``
+    disagrees with the run's checkpoints (:func:`check_config_fits_checkpoints`)."""
     files = RunFiles(run_dir)
     if not files.config.exists():
         raise FileNotFoundError(
@@ -333,10 +379,12 @@ def load_run_config(run_dir, data_dir: str | None = None) -> MirrorGANConfig:
             "or train_coco.py), or recipes/train_synthetic_birds.py, recipes/demo.py or "
             "recipes/convert_torch.py, which write a whole run"
         )
+    recorded = json.loads(files.config.read_text())["config"]
     try:
-        config = MirrorGANConfig.from_dict(json.loads(files.config.read_text())["config"])
+        config = MirrorGANConfig.from_dict(recorded)
     except ValueError as error:
         raise ValueError(f"{files.config}: {error}") from None
+    check_config_fits_checkpoints(files, recorded)
     return override(config, {"data.data_dir": data_dir}) if data_dir else config
 
 

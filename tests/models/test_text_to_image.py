@@ -90,3 +90,25 @@ def test_a_caption_without_known_words_fails_the_batch_and_is_found_first(in_mem
     for model in (in_memory, exported[1]):
         assert model.captions_without_known_words(captions) == ["zebra stripes", "", "?!"]
         assert model.captions_without_known_words([]) == []
+
+
+def edited_copy(run, target, key: str, value):
+    """``run`` copied to ``target`` with ``config.json``'s ``key`` (section.name) set by hand."""
+    import shutil
+
+    shutil.copytree(run, target, ignore=shutil.ignore_patterns(".lock"))
+    recorded = json.loads((target / "config.json").read_text())
+    section, name = key.split(".")
+    recorded["config"][section][name] = value
+    (target / "config.json").write_text(json.dumps(recorded))
+    return target
+
+
+def test_a_hand_edited_config_is_named_not_a_keras_load_error(tiny_run, tmp_path):
+    from mirrorgan_keras.runtime.run_files import RunConfigMismatchError
+
+    run = edited_copy(tiny_run, tmp_path / "edited", "generator.ngf", 32)
+    with pytest.raises(RunConfigMismatchError, match=(
+            r"generator_ema\.weights\.h5 does not fit the model .*config\.json describes.*"
+            r"restore config\.json to the values the weights were trained with")):
+        TextToImage.from_run(run)
