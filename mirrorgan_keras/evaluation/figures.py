@@ -120,3 +120,45 @@ def caption_sheet(rows: list[list[np.ndarray]], captions: list[str], *,
             draw.text((left + 2, top + 1), "real", fill="white")
         blocks.append(np.asarray(block))
     return np.concatenate(blocks, axis=0)
+
+
+CHART_SIZE = (720, 420)
+CHART_MARGIN = (60, 30, 200, 50)  # left, top, right (the legend), bottom
+CHART_COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189),
+                 (255, 127, 14), (23, 190, 207), (127, 127, 127))
+
+
+def line_chart(x: list[float], series: dict[str, list[float]], *, title: str,
+               x_label: str) -> np.ndarray:
+    """Percentages over ``x``: one line (with dots) per entry of ``series`` (values in [0, 1],
+    one per x), a 0–100 % axis, the x values as ticks and a legend; uint8 ``[H, W, 3]``."""
+    width, height = CHART_SIZE
+    left, top, right, bottom = CHART_MARGIN
+    image = Image.new("RGB", CHART_SIZE, "white")
+    draw = ImageDraw.Draw(image)
+    span = (max(x) - min(x)) or 1.0
+
+    def point(x_value, fraction):
+        return (left + (x_value - min(x)) / span * (width - left - right),
+                height - bottom - fraction * (height - top - bottom))
+
+    for percent in range(0, 101, 20):
+        _, y = point(min(x), percent / 100)
+        draw.line([(left, y), (width - right, y)], fill=(225, 225, 225))
+        draw.text((left - 36, y - 6), f"{percent:>3d} %", fill="black")
+    for x_value in x:
+        x_pixel, y = point(x_value, 0.0)
+        draw.text((x_pixel - 14, y + 6), f"{x_value:,.0f}", fill="black")
+    draw.text((left, height - 20), x_label, fill="black")
+    draw.text((left, 8), title, fill="black")
+    for index, (name, values) in enumerate(series.items()):
+        colour = CHART_COLOURS[index % len(CHART_COLOURS)]
+        points = [point(a, b) for a, b in zip(x, values, strict=True)]
+        draw.line(points, fill=colour, width=2)
+        for px, py in points:
+            draw.ellipse([px - 3, py - 3, px + 3, py + 3], fill=colour)
+        legend_y = top + 18 * index
+        draw.line([(width - right + 12, legend_y + 6), (width - right + 30, legend_y + 6)],
+                  fill=colour, width=3)
+        draw.text((width - right + 36, legend_y), name, fill="black")
+    return np.asarray(image)
