@@ -149,8 +149,8 @@ def line_chart(x: list[float], series: dict[str, list[float]], *, title: str,
     for x_value in x:
         x_pixel, y = point(x_value, 0.0)
         draw.text((x_pixel - 14, y + 6), f"{x_value:,.0f}", fill="black")
-    draw.text((left, height - 20), x_label, fill="black")
-    draw.text((left, 8), title, fill="black")
+    _draw_words(draw, (left, height - 20), x_label)
+    _draw_words(draw, (left, 8), title)
     for index, (name, values) in enumerate(series.items()):
         colour = CHART_COLOURS[index % len(CHART_COLOURS)]
         points = [point(a, b) for a, b in zip(x, values, strict=True)]
@@ -160,5 +160,5 @@ def line_chart(x: list[float], series: dict[str, list[float]], *, title: str,
         legend_y = top + 18 * index
         draw.line([(width - right + 12, legend_y + 6), (width - right + 30, legend_y + 6)],
                   fill=colour, width=3)
-        draw.text((width - right + 36, legend_y), name, fill="black")
+        _draw_words(draw, (width - right + 36, legend_y), name)
     return np.asarray(image)
