@@ -31,6 +31,7 @@ from mirrorgan_keras.convert.state_dict import (
     CheckpointConversionError,
     assign_state,
     dense_kernel,
+    load_converted_weights,
     load_state_dict,
     vector,
 )
@@ -84,7 +85,7 @@ def load_fid_inception_weights(model: keras.Model, path: str | Path,
     if not path.is_file():
         raise FileNotFoundError(f"FID Inception weights file {path} does not exist")
     if path.name.endswith(KERAS_SUFFIX):
-        _load_keras_weights(model, path, spec)
+        load_converted_weights(model, path, spec.module)
     elif path.suffix == TORCH_SUFFIX:
         assign_state(_without_unused(load_state_dict(path), spec, path),
                      fid_network_rules(model), spec.module, path)
@@ -102,17 +103,6 @@ def _without_unused(state: dict, spec: FIDNetwork, path: Path) -> dict:
             f"{path} does not match {spec.module}: no {spec.unused_prefix}* tensors")
     return {key: value for key, value in state.items()
             if not key.startswith(spec.unused_prefix)}
-
-
-def _load_keras_weights(model: keras.Model, path: Path, spec: FIDNetwork) -> None:
-    try:
-        model.load_weights(path)
-    except (ValueError, OSError, KeyError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointConversionError(
-            f"{path} is not a {KERAS_SUFFIX} file of {spec.module} ({first}); expected the file "
-            "recipes/convert_torch.py --fid_inception writes"
-        ) from None
 
 
 def convert_fid_inception(state_dict_path: str | Path, output: str | Path,

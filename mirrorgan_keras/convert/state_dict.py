@@ -173,3 +173,16 @@ def require_shape(state: Mapping[str, np.ndarray], key: str, rank: int, *, modul
             f"{rank} dimensions (it gives {purpose})"
         )
     return shape
+
+
+def load_converted_weights(model, path: str | Path, module: str) -> None:
+    """``model.load_weights(path)`` for a ``.weights.h5`` conversion of ``module``; a file of
+    another network, or one that does not read, raises :class:`CheckpointConversionError`
+    naming the file and what was expected."""
+    try:
+        model.load_weights(str(path))
+    except (ValueError, OSError, KeyError) as error:
+        raise CheckpointConversionError(
+            f"{path} is not a .weights.h5 file of {module} ({_first_line(error)}); expected "
+            "the file recipes/convert_scorers.py writes"
+        ) from None

@@ -27,6 +27,7 @@ from PIL import Image
 from scipy.special import softmax
 
 from mirrorgan_keras.convert.slim_inception import load_slim_inception_checkpoint
+from mirrorgan_keras.convert.state_dict import load_converted_weights
 from mirrorgan_keras.evaluation.inception import inception_score
 from mirrorgan_keras.layers.slim_inception import BIRDS_CLASSES, REFERENCE_SIZE, slim_inception_v3
 
@@ -46,7 +47,7 @@ def load_birds_inception(path: str | Path, *, num_classes: int = BIRDS_CLASSES,
     if not Path(path).is_file():
         raise FileNotFoundError(f"no weights file {path}")
     model = slim_inception_v3(num_classes, image_size=image_size)
-    model.load_weights(str(path))
+    load_converted_weights(model, path, "StackGAN's birds Inception (slim Inception-v3)")
     return model
 
 

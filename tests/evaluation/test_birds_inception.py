@@ -9,6 +9,7 @@ The expected logits come from an independent forward pass in ``tf.nn`` ops that 
 
 import itertools
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -235,6 +236,14 @@ def test_weights_file_round_trip(checkpoint, small_model, tmp_path):
         np.testing.assert_array_equal(expected, restored)
     with pytest.raises(ValueError, match=".weights.h5"):
         save_slim_inception_weights(checkpoint, tmp_path / "birds.h5")
+
+
+def test_a_weights_file_of_another_network_is_refused_naming_it(tmp_path):
+    path = tmp_path / "fid_inception.weights.h5"  # e.g. the FID network's conversion
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save_weights(path)
+    with pytest.raises(CheckpointConversionError,
+                       match=r"fid_inception.weights.h5 is not a .weights.h5 file of StackGAN's"):
+        load_birds_inception(path, image_size=SMALL)
 
 
 # ---------------------------------------------------------------- refused checkpoints
