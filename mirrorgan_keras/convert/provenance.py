@@ -20,10 +20,15 @@ HASH_CHUNK = 1 << 20
 SOURCE_SUFFIX = ".source.json"
 
 
+def weight_files(path: str | Path) -> list[Path]:
+    """``[path]`` for a file; a TF checkpoint prefix's files (sorted by name); [] for neither."""
+    path = Path(path)
+    return [path] if path.is_file() else sorted(path.parent.glob(f"{path.name}.*"))
+
+
 def sha256(path: str | Path) -> str:
     """Hex SHA-256 of a file, or of a TF checkpoint prefix's files (sorted by name)."""
-    path = Path(path)
-    files = [path] if path.is_file() else sorted(path.parent.glob(f"{path.name}.*"))
+    files = weight_files(path)
     if not files:
         raise FileNotFoundError(f"{path} does not exist (neither a file nor a checkpoint prefix)")
     digest = hashlib.sha256()

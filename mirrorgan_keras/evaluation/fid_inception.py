@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
+from scipy.special import softmax
 
 from mirrorgan_keras.convert.fid_inception import FID_NETWORKS, load_fid_inception_weights
 from mirrorgan_keras.evaluation._batches import map_batches
@@ -52,17 +53,21 @@ def to_uint8_grid(images: tf.Tensor) -> tf.Tensor:
     return tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0.0, 255.0)
 
 
+def _resized_unit_images(images: tf.Tensor) -> tf.Tensor:
+    """``[B, H, W, 3]`` in [-1, 1] → the 8-bit images in [0, 1] at 299², bilinear with
+    half-pixel centres and no antialiasing (PyTorch's ``align_corners=False``)."""
+    unit = to_uint8_grid(images) / 255.0
+    return tf.image.resize(unit, (INCEPTION_SIZE, INCEPTION_SIZE), "bilinear")
+
+
 def pytorch_fid_input(images: tf.Tensor) -> tf.Tensor:
     """``[B, H, W, 3]`` in [-1, 1] → pytorch-fid's network input ``[B, 299, 299, 3]``."""
-    unit = to_uint8_grid(images) / 255.0
-    resized = tf.image.resize(unit, (INCEPTION_SIZE, INCEPTION_SIZE), "bilinear")
-    return 2.0 * resized - 1.0
+    return 2.0 * _resized_unit_images(images) - 1.0
 
 
 def torchvision_fid_input(images: tf.Tensor) -> tf.Tensor:
     """``[B, H, W, 3]`` in [-1, 1] → the network input of DM-GAN's / DF-GAN's FID code."""
-    unit = to_uint8_grid(images) / 255.0
-    resized = tf.image.resize(unit, (INCEPTION_SIZE, INCEPTION_SIZE), "bilinear")
+    resized = _resized_unit_images(images)
     mean, std = tf.constant(IMAGENET_MEAN), tf.constant(IMAGENET_STD)
     return resized * (std / 0.5) + (mean - 0.5) / 0.5
 
@@ -142,7 +147,4 @@ def fidelity_inception_score(logits, splits: int = 10, *,
     logits = np.asarray(logits, dtype=np.float64)
     if shuffle_seed is not None:
         logits = logits[np.random.RandomState(shuffle_seed).permutation(len(logits))]
-    logits = logits - logits.max(axis=1, keepdims=True)
-    probabilities = np.exp(logits)
-    probabilities /= probabilities.sum(axis=1, keepdims=True)
-    return inception_score(probabilities, splits)
+    return inception_score(softmax(logits, axis=1), splits)

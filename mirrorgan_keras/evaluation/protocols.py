@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from mirrorgan_keras.convert.fid_inception import FID_NETWORKS, FIDNetwork
-from mirrorgan_keras.convert.provenance import file_record
+from mirrorgan_keras.convert.provenance import file_record, weight_files
 from mirrorgan_keras.data import make_dataset
 from mirrorgan_keras.data.records import DatasetSplit
 from mirrorgan_keras.evaluation._batches import float_batches
@@ -74,12 +74,6 @@ class ProtocolError(ValueError):
     """A protocol cannot run as asked: a missing file or too few images."""
 
 
-def _exists(path: str | Path) -> bool:
-    """A file, or a TF checkpoint prefix with files beside it."""
-    path = Path(path)
-    return path.is_file() or any(path.parent.glob(f"{path.name}.*"))
-
-
 FID_FILES = {
     "tf2015": "pytorch-fid's pt_inception-2015-12-05-6726825d.pth or its .weights.h5",
     "torchvision": "torchvision's inception_v3_google-0cc3c7bd.pth or its .weights.h5",
@@ -104,7 +98,7 @@ def check_protocol_files(protocol: Protocol, *, fid_inception: str | None,
     if real_statistics is not None:
         needed["--real_statistics (an .npz with mu and sigma)"] = real_statistics
     problems = [f"{flag}: {'not given' if path is None else f'{path} does not exist'}"
-                for flag, path in needed.items() if path is None or not _exists(path)]
+                for flag, path in needed.items() if path is None or not weight_files(path)]
     if num_images < protocol.images:
         problems.append(f"--num_images {num_images}: the {protocol.name} protocol generates "
                         f"{protocol.images:,} images (leave --num_images out)")

@@ -211,14 +211,13 @@ def evaluate_run(run_dir, records: DatasetSplit, config: MirrorGANConfig | None 
         records = records.interleave_classes()
     files = run_files.RunFiles(run_dir)
     check_run_vocabulary(files, records.vocabulary, config.data.data_dir)
-    damsm = DAMSM.from_mirrorgan_config(config, records.vocabulary.size,
-                                        damsm_weights or files.damsm)
+    damsm_path = damsm_weights or files.damsm
+    damsm = DAMSM.from_mirrorgan_config(config, records.vocabulary.size, damsm_path)
     generator = GLAMGenerator.from_mirrorgan_config(config, files.generator)
     model = TextToImageModule(records.vocabulary, damsm.text_encoder, generator,
                               config.text.words_num)
     generated = generate_test_set(model, records, config, count=count, seed=seed,
                                   directory=work_dir, verbose=verbose)
-    damsm_path = damsm_weights or files.damsm
     if field is not None:
         inception = {**field.description(), **field.caveats(config.data.dataset)}
     elif skip_inception:
