@@ -169,7 +169,7 @@ def closing_report(config, run_dir: Path, test) -> dict:
           f"{redescription['stream_ce_mismatched']:.3f}")
     print(f"Attribute accuracy by the oracle (trains it once, about 2 minutes):\n"
           f"  python recipes/evaluate.py --run_dir {run_dir} --data_dir {config.data.data_dir} "
-          f"--num_images 600 --inception_weights none\n", flush=True)
+          f"--num_images 600 --inception_weights skip\n", flush=True)
     return {"r_precision": scores["r_precision"], "redescription": redescription}
 
 

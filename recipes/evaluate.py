@@ -6,8 +6,8 @@ accuracy of images the EMA generator makes from test captions (docs/design.md §
         --birds_inception inception_finetuned_models/birds_valid299/model.ckpt-5000 \
         --real_statistics bird_val256_FIDK0.npz      # the field's CUB numbers
     python recipes/evaluate.py --run_dir runs/cub                       # 30,000 images
-    python recipes/evaluate.py --run_dir runs/demo --num_images 1200 --inception_weights none
-    python recipes/evaluate.py --run_dir runs/demo --num_images 600 --inception_weights none \
+    python recipes/evaluate.py --run_dir runs/demo --num_images 1200 --inception_weights skip
+    python recipes/evaluate.py --run_dir runs/demo --num_images 600 --inception_weights skip \
         --split train      # the training captions: learnt, or not generalised?
     python recipes/evaluate.py --run_dir runs/demo --captions my_captions.txt   # your captions
     python recipes/evaluate.py --run_dir runs/demo --captions heldout   # the held-out phrasings
